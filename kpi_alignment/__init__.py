@@ -1,0 +1,1 @@
+"""kpi-alignment: link operational KPIs to strategic objectives, nightly, in DuckDB."""
