@@ -41,7 +41,7 @@ class WarehousePaths:
     @property
     def serving_database(self) -> Path:
         """The published copy BI tools open read-only."""
-        return self.serving_dir / "marts.duckdb"
+        return self.serving_dir / "kpi_alignment.duckdb"
 
     @property
     def reports_dir(self) -> Path:
