@@ -132,9 +132,8 @@ def check(
                 f"{f.severity.upper():5} {f.kind:9} {f.id:24} {f.status:12} {f.cause or ''}",
                 fg=colour,
             )
-        typer.echo(
-            f"{sum(f.severity == 'error' for f in gated)} error(s), {sum(f.severity == 'warn' for f in gated)} warning(s)"
-        )
+        errors = sum(f.severity == "error" for f in gated)
+        typer.echo(f"{errors} error(s), {len(gated) - errors} warning(s)")
     if not gate_passes(gated):
         raise typer.Exit(1)
 

@@ -2,8 +2,8 @@
 
 The pipeline writes only ``warehouse.duckdb``. After a successful build, :func:`publish_marts` copies every table
 of the ``marts`` schema into a new DuckDB file beside the served one, checkpoints it, and renames it over
-``serving/kpi_alignment.duckdb`` (an atomic replace on POSIX). A BI tool holding the old file open keeps reading the old,
-complete snapshot; its next connection sees the new one. Nobody ever sees a half-built state, and the pipeline
+``serving/kpi_alignment.duckdb`` (an atomic replace on POSIX). A BI tool holding the old file open keeps reading
+the old, complete snapshot; its next connection sees the new one. Nobody ever sees a half-built state, and the pipeline
 never waits for a reader. Parquet copies of the marts are written the same way for tools that prefer files.
 """
 
