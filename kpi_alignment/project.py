@@ -7,15 +7,17 @@ Layout (see ``docs/architecture.md``)::
     sources/*.yml      source definitions
     models/            optional dbt models computing metrics from raw tables
 
-:func:`resolve_project_dir` picks the directory (``--project`` > ``$KPI_ALIGN_PROJECT`` > bundled example) and
-:func:`load_project` reads and validates it. Validation collects every problem (file, line, YAML path, reason)
-before raising :class:`ProjectError`, so a user fixes a catalog in one pass.
+:func:`resolve_project_dir` picks the directory (``--project`` > ``$KPI_ALIGN_PROJECT`` > bundled
+example) and :func:`load_project` reads and validates it. Validation collects every problem
+(file, line, YAML path, reason) before raising :class:`ProjectError`, so a user fixes a catalog in
+one pass.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kpi_alignment.catalog import Catalog, CatalogFile, CatalogProblem, cross_check
+from kpi_alignment.catalog import CATALOG_SECTIONS, Catalog, CatalogProblem, Origin, cross_check
 from kpi_alignment.sources import Source, SourcesFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +35,10 @@ BUNDLED_EXAMPLE = REPO_ROOT / "examples" / "airline"
 SETTINGS_FILE = "kpi-align.yml"
 PROJECT_ENV = "KPI_ALIGN_PROJECT"
 OUTPUT_ENV = "KPI_ALIGN_OUTPUT_DIR"
+EVALUATION_DATE_ENV = "KPI_ALIGN_EVALUATION_DATE"
 
 Severity = Literal["error", "warn", "off"]
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
 
 
 class _Strict(BaseModel):
@@ -44,8 +48,16 @@ class _Strict(BaseModel):
 class Schedule(_Strict):
     """When the nightly job runs: a cron expression in local time of ``timezone``."""
 
-    cron: str = "0 6 * * *"
-    timezone: str = "UTC"
+    cron: str = Field("0 6 * * *", description="Five-field cron expression, e.g. '0 6 * * *' = 06:00 daily.")
+    timezone: str = Field("UTC", description="IANA timezone the cron expression is read in.")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, v: str) -> str:
+        parts = v.split()
+        if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
+            raise ValueError(f"'{v}' is not a five-field cron expression (minute hour day month weekday)")
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -58,14 +70,15 @@ class Schedule(_Strict):
 
 
 class Calendar(_Strict):
-    """Explicit calendar for period aggregation: ISO week start and fiscal-year start month (NYC: 7 = July)."""
+    """Explicit calendar for period aggregation: week start and fiscal-year start month (NYC: 7)."""
 
     week_start: Literal["monday", "sunday"] = "monday"
     fiscal_year_start_month: int = Field(1, ge=1, le=12)
 
 
 class Severities(_Strict):
-    """Severity of each alignment finding; ``error`` makes ``kpi-align check`` exit 1 and blocks the report."""
+    """Severity of each alignment finding; ``error`` makes ``kpi-align check`` exit 1 and blocks
+    the report."""
 
     orphaned: Severity = "warn"
     disconnected: Severity = "error"
@@ -88,7 +101,8 @@ class Settings(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     title: str = ""
     evaluation_date: dt.date | None = Field(
-        None, description="Date statuses are evaluated at. Default: today in the schedule's timezone."
+        None,
+        description="Date statuses are evaluated at. Default: today in the schedule's timezone.",
     )
     schedule: Schedule = Field(default_factory=Schedule)
     calendar: Calendar = Field(default_factory=Calendar)
@@ -101,11 +115,16 @@ class Settings(_Strict):
 
 
 class ProjectError(Exception):
-    """A project that cannot be used. ``problems`` lists every finding (file, path, reason)."""
+    """A project that cannot be used. ``problems`` lists every finding (file:line, path, reason).
 
-    def __init__(self, problems: list[CatalogProblem]):
+    Files are named relative to ``root`` (the project directory), which the message names first.
+    """
+
+    def __init__(self, problems: list[CatalogProblem], root: Path | None = None):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        self.root = root
+        head = f"{len(problems)} problem(s) in project {root}:" if root else f"{len(problems)} problem(s):"
+        super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
 
 
 @dataclass
@@ -130,29 +149,40 @@ class Project:
         return d if d.is_dir() else None
 
     def evaluation_date(self, override: dt.date | None = None) -> dt.date:
-        """``override`` > settings.evaluation_date > today in the schedule's timezone."""
+        """``override`` > ``$KPI_ALIGN_EVALUATION_DATE`` > settings.evaluation_date > today in the
+        schedule's timezone."""
         if override is not None:
             return override
+        if os.environ.get(EVALUATION_DATE_ENV):
+            return dt.date.fromisoformat(os.environ[EVALUATION_DATE_ENV])
         if self.settings.evaluation_date is not None:
             return self.settings.evaluation_date
         return dt.datetime.now(ZoneInfo(self.settings.schedule.timezone)).date()
 
     def catalog_revision(self) -> str:
-        """The git commit of the project directory (``+dirty`` if catalog files changed), else ``unversioned``."""
+        """The git commit of the project directory (``+dirty`` if catalog files changed), else
+        ``unversioned``."""
         try:
             head = subprocess.run(
-                ["git", "rev-parse", "--short=12", "HEAD"], cwd=self.root, capture_output=True, text=True, check=True
+                ["git", "rev-parse", "--short=12", "HEAD"],
+                cwd=self.root,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
             dirty = subprocess.run(
                 ["git", "status", "--porcelain", "--", "catalog", SETTINGS_FILE],
-                cwd=self.root, capture_output=True, text=True, check=True,
+                cwd=self.root,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return "unversioned"
         return f"{head}+dirty" if dirty else head
 
     def resolve_path(self, configured: str) -> Path:
-        """A configured path: absolute stays, relative is inside the project directory (no escaping it)."""
+        """A configured path: absolute stays, relative is inside the project directory."""
         p = Path(configured)
         if p.is_absolute():
             return p
@@ -171,77 +201,257 @@ def resolve_project_dir(project: str | Path | None = None) -> Path:
 def load_project(project: str | Path | None = None) -> Project:
     """Load and validate a project directory.
 
-    Raises :class:`ProjectError` listing every problem: unreadable YAML, schema violations (with line numbers),
-    and cross-entity rules from :func:`kpi_alignment.catalog.cross_check`.
+    Every catalog entry is validated on its own, so one bad entry neither hides the problems of the
+    others nor makes references to it look unknown. Raises :class:`ProjectError` listing every
+    problem at once: unreadable or invalid YAML (including duplicate keys), schema violations, and
+    the cross-entity rules of :func:`kpi_alignment.catalog.cross_check`; each names the file
+    (relative to the project directory), the line, the YAML path and the reason.
     """
     root = resolve_project_dir(project)
     problems: list[CatalogProblem] = []
     settings_path = root / SETTINGS_FILE
     if not settings_path.is_file():
-        raise ProjectError([CatalogProblem(str(settings_path), "", "no kpi-align.yml: not a kpi-alignment project")])
+        raise ProjectError(
+            [CatalogProblem(str(settings_path), "", "no kpi-align.yml: not a kpi-alignment project")],
+            root,
+        )
 
-    settings = _parse(settings_path, Settings, problems)
-    catalog = Catalog.empty()
     files = [settings_path]
+    settings_doc = _read_yaml(settings_path, root, problems)
+    settings = _validate(Settings, settings_doc, (), problems) if settings_doc is not None else None
+
+    catalog = Catalog.empty()
+    invalid_ids: dict[str, set[str]] = {"objectives": set(), "kpis": set()}
+    # False once a catalog file holds entries whose ids cannot be known (unparsable YAML, a typo in
+    # a section name): references into them would all look unknown, so they are not checked.
+    ids_complete = True
     for path in sorted((root / "catalog").glob("*.y*ml")):
         files.append(path)
-        parsed = _parse(path, CatalogFile, problems)
-        if parsed is None:
-            continue
-        rel = path.relative_to(root)
-        lines = _line_index(path)
-        for kind, items in (("objective", parsed.objectives), ("kpi", parsed.kpis)):
-            catalog_list = catalog.objectives if kind == "objective" else catalog.kpis
-            for i, item in enumerate(items):
-                catalog.origin.setdefault((kind, item.id), f"{rel}:{lines.get((f'{kind}s', i), 1)}")
-                catalog_list.append(item)
-        for i, link in enumerate(parsed.links):
-            catalog.origin[("link", f"{link.kpi}->{link.objective}")] = f"{rel}:{lines.get(('links', i), 1)}"
-            catalog.links.append(link)
-        for i, target in enumerate(parsed.targets):
-            catalog.origin[("target", f"{target.kpi}@{target.period_start}")] = f"{rel}:{lines.get(('targets', i), 1)}"
-            catalog.targets.append(target)
+        doc = _read_yaml(path, root, problems)
+        complete = doc is not None and _load_catalog_file(doc, catalog, invalid_ids, problems)
+        ids_complete = ids_complete and complete
 
     sources: list[Source] = []
+    first_source: dict[str, str] = {}
     for path in sorted((root / "sources").glob("*.y*ml")):
         files.append(path)
-        parsed_sources = _parse(path, SourcesFile, problems)
-        if parsed_sources is not None:
-            sources.extend(parsed_sources.sources)
-    names = [s.name for s in sources]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(CatalogProblem("sources", f"sources.{dup}", "duplicate source name"))
+        doc = _read_yaml(path, root, problems)
+        parsed = _validate(SourcesFile, doc, (), problems) if doc is not None else None
+        if parsed is None:
+            continue
+        for i, source in enumerate(parsed.sources):
+            where = doc.where(("sources", i, "name"))
+            if source.name in first_source:
+                problems.append(
+                    CatalogProblem(
+                        where,
+                        f"sources[{i}].name",
+                        f"duplicate source name '{source.name}' (first defined at {first_source[source.name]})",
+                    )
+                )
+                continue
+            first_source[source.name] = where
+            sources.append(source)
 
-    problems.extend(cross_check(catalog))
+    problems.extend(cross_check(catalog, invalid_ids=invalid_ids, check_references=ids_complete))
     if problems or settings is None:
-        raise ProjectError(problems)
+        raise ProjectError(problems, root)
     return Project(root=root, settings=settings, catalog=catalog, sources=sources, files=files)
 
 
-def _parse(path: Path, model: type[BaseModel], problems: list[CatalogProblem]) -> Any:
-    """Validate one YAML file against ``model``; append problems with line numbers, return the model or None."""
+@dataclass
+class _Doc:
+    """One parsed YAML file: its data, its name relative to the project, the line of each path."""
+
+    file: str
+    data: Any
+    marks: dict[tuple[Any, ...], int]
+
+    def line(self, loc: tuple[Any, ...]) -> int | None:
+        """Line of the deepest part of ``loc`` in the file (a missing key points at its parent)."""
+        return _closest_line(self.marks, loc)
+
+    def where(self, loc: tuple[Any, ...]) -> str:
+        line = self.line(loc)
+        return f"{self.file}:{line}" if line else self.file
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """Safe YAML with the surprises of YAML 1.1 removed.
+
+    Dates stay strings, so pydantic reports an impossible date (``2013-02-30``) with its field and
+    line instead of the YAML parser failing without one. Only ``true``/``false`` are booleans
+    (``off`` is a severity, ``no`` a country code), as in YAML 1.2. A key written twice in one
+    mapping is recorded in ``duplicate_keys`` as (key, first line, repeated line) instead of the
+    last one silently winning.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicate_keys: list[tuple[str, int, int]] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                self.duplicate_keys.append((key_node.value, seen[key_node.value], line))
+            seen.setdefault(key_node.value, line)
+        return super().construct_mapping(node, deep=deep)
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _parse_yaml(text: str) -> tuple[Any, list[tuple[str, int, int]]]:
+    """The data of a YAML text and its duplicate keys (see :class:`_YamlLoader`)."""
+    loader = _YamlLoader(text)
+    try:
+        return loader.get_single_data(), loader.duplicate_keys
+    finally:
+        loader.dispose()
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML as project files are read (:class:`_YamlLoader`).
+
+    Raises ``yaml.YAMLError`` on invalid YAML, including a key written twice in one mapping.
+    """
+    data, duplicates = _parse_yaml(text)
+    if duplicates:
+        key, first, again = duplicates[0]
+        raise yaml.constructor.ConstructorError(problem=f"duplicate key '{key}' on lines {first} and {again}")
+    return data
+
+
+def _read_yaml(path: Path, root: Path, problems: list[CatalogProblem]) -> _Doc | None:
+    """Read one YAML file; on failure append a problem (with its line, when known), return None.
+
+    A duplicate key is reported but does not stop the file from being read (the last value is
+    used), so it does not also make every entry of the file look missing.
+    """
+    name = _relative(path, root)
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
     except (OSError, UnicodeDecodeError) as e:
-        problems.append(CatalogProblem(str(path), "", f"cannot read: {e}"))
+        problems.append(CatalogProblem(name, "", f"cannot read the file as UTF-8: {e}"))
         return None
+    try:
+        data, duplicates = _parse_yaml(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problems.append(CatalogProblem(where, "", f"invalid YAML: {getattr(e, 'problem', e)}"))
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        reason = getattr(e, "problem", None) or str(e)
+        context = getattr(e, "context", None)
+        context_mark = getattr(e, "context_mark", None)
+        if context and context_mark is not None and context_mark is not mark:
+            context = f"{context} that starts on line {context_mark.line + 1}"
+        problems.append(CatalogProblem(where, "", f"invalid YAML: {reason}" + (f" ({context})" if context else "")))
         return None
+    doc = _Doc(name, {} if data is None else data, _node_marks(text))
+    for key, first, again in duplicates:
+        # The YAML path whose (last) key is on the repeated line.
+        path_of = next((p for p, line in doc.marks.items() if p and p[-1] == key and line == again), ())
+        problems.append(
+            CatalogProblem(f"{name}:{again}", _dotted(path_of), f"key '{key}' written twice (first on line {first})")
+        )
+    return doc
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _validate(model: type[BaseModel], doc: _Doc, loc: tuple[Any, ...], problems: list[CatalogProblem]) -> Any:
+    """Validate ``doc`` at ``loc`` against ``model``: the model, or None + a problem per error."""
+    data = doc.data
+    for part in loc:
+        data = data[part]
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        marks = _node_marks(text)
         for err in e.errors():
-            loc = tuple(err["loc"])
-            line = _closest_line(marks, loc)
-            problems.append(
-                CatalogProblem(f"{path}:{line}" if line else str(path), _dotted(loc), err["msg"])
-            )
+            full = (*loc, *err["loc"])
+            problems.append(CatalogProblem(doc.where(full), _dotted(full), _reason(err)))
         return None
+
+
+def _reason(err: Any) -> str:
+    """A pydantic error as a sentence: the validator's own message, or pydantic's plus the value."""
+    if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+        return str(err["ctx"]["error"])
+    if err["type"] == "missing":
+        return "required field is missing"
+    if err["type"] == "extra_forbidden":
+        return "unknown field (not allowed here; check the spelling)"
+    value = err.get("input")
+    if isinstance(value, str | int | float | bool) and not isinstance(value, dict):
+        return f"{err['msg']} (got {value!r})"
+    return err["msg"]
+
+
+def _load_catalog_file(
+    doc: _Doc, catalog: Catalog, invalid_ids: dict[str, set[str]], problems: list[CatalogProblem]
+) -> bool:
+    """Validate each entry of one catalog file on its own and add the valid ones to ``catalog``.
+
+    Returns whether every objective and KPI id of the file is known (valid, or in ``invalid_ids``).
+    """
+    complete = True
+    if not isinstance(doc.data, dict):
+        problems.append(
+            CatalogProblem(
+                doc.where(()),
+                "",
+                f"a catalog file is a mapping with {', '.join(CATALOG_SECTIONS)}: lists",
+            )
+        )
+        return False
+    for section, entries in doc.data.items():
+        model = CATALOG_SECTIONS.get(section)
+        if model is None:
+            problems.append(
+                CatalogProblem(
+                    doc.where((section,)),
+                    str(section),
+                    f"unknown section (a catalog file holds {', '.join(CATALOG_SECTIONS)})",
+                )
+            )
+            complete = False
+            continue
+        if entries is None:  # an empty section: `kpis:` with nothing under it
+            continue
+        if not isinstance(entries, list):
+            problems.append(CatalogProblem(doc.where((section,)), section, "must be a list of entries"))
+            complete = False
+            continue
+        for i, raw in enumerate(entries):
+            item = _validate(model, doc, (section, i), problems)
+            if item is None:
+                if section in invalid_ids:
+                    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                        invalid_ids[section].add(raw["id"].strip())
+                    else:
+                        complete = False
+                continue
+            fields = {key[2]: line for key, line in doc.marks.items() if len(key) == 3 and key[:2] == (section, i)}
+            catalog.add(item, Origin(doc.file, f"{section}[{i}]", doc.marks[(section, i)], fields))
+    return complete
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -252,10 +462,10 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 
 def _node_marks(text: str) -> dict[tuple[Any, ...], int]:
-    """Map every YAML path (keys and list indexes) to its 1-based line number."""
+    """Map every YAML path (keys and list indexes) to its 1-based line (a key's own line)."""
     marks: dict[tuple[Any, ...], int] = {}
     try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return marks
 
@@ -280,9 +490,3 @@ def _closest_line(marks: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> in
         if loc[:n] in marks:
             return marks[loc[:n]]
     return None
-
-
-def _line_index(path: Path) -> dict[tuple[str, int], int]:
-    """(list name, index) -> line, for the catalog's top-level lists."""
-    marks = _node_marks(path.read_text(encoding="utf-8"))
-    return {(k[0], k[1]): v for k, v in marks.items() if len(k) == 2 and isinstance(k[1], int)}
