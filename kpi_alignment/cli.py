@@ -33,9 +33,7 @@ ProjectOpt = Annotated[
 ]
 AsOfOpt = Annotated[
     dt.datetime | None,
-    typer.Option(
-        "--as-of", formats=["%Y-%m-%d"], help="Evaluation date (default: settings, else today)."
-    ),
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Evaluation date (default: settings, else today)."),
 ]
 
 
@@ -71,9 +69,7 @@ def run(
     from kpi_alignment.warehouse import WarehousePaths
 
     proj = _load(project)
-    outcome = run_nightly(
-        proj, as_of.date() if as_of else None, log_level="WARNING" if quiet else "INFO"
-    )
+    outcome = run_nightly(proj, as_of.date() if as_of else None, log_level="WARNING" if quiet else "INFO")
     paths = WarehousePaths(proj.output_dir)
     _print_outcome(outcome, paths)
     if not outcome.success:
@@ -99,9 +95,7 @@ def _print_outcome(outcome, paths) -> None:
 @app.command()
 def check(
     project: ProjectOpt = None,
-    catalog_only: bool = typer.Option(
-        False, "--catalog-only", help="Evaluate the catalog alone (no data needed)."
-    ),
+    catalog_only: bool = typer.Option(False, "--catalog-only", help="Evaluate the catalog alone (no data needed)."),
     output_format: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Alignment gate: print findings; exit 1 when any has severity error (see severity: in kpi-align.yml)."""
@@ -112,17 +106,9 @@ def check(
     gated = classify(findings, proj.settings.severity)
     if catalog_only:
         # Without data every KPI looks unfed/orphaned; only link structure is judged.
-        gated = [
-            f
-            for f in gated
-            if f.status not in ("orphaned", "silent", "unfed", "unmeasured", "stale")
-        ]
+        gated = [f for f in gated if f.status not in ("orphaned", "silent", "unfed", "unmeasured", "stale")]
     if output_format == "json":
-        typer.echo(
-            json.dumps(
-                {"passed": gate_passes(gated), "findings": [f.as_dict() for f in gated]}, indent=2
-            )
-        )
+        typer.echo(json.dumps({"passed": gate_passes(gated), "findings": [f.as_dict() for f in gated]}, indent=2))
     else:
         if not gated:
             typer.echo("no findings")
@@ -199,9 +185,7 @@ def report(project: ProjectOpt = None) -> None:
 
     proj = _load(project)
     try:
-        files = build_report(
-            proj, WarehousePaths(proj.output_dir), run_id=f"manual-{uuid.uuid4().hex[:8]}"
-        )
+        files = build_report(proj, WarehousePaths(proj.output_dir), run_id=f"manual-{uuid.uuid4().hex[:8]}")
     except FileNotFoundError as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(1) from e

@@ -63,9 +63,7 @@ def manifest_path(project: Project) -> Path:
     return target_path(project) / "manifest.json"
 
 
-def dbt_command(
-    project: Project, args: list[str], *, evaluation_date: dt.date | None = None
-) -> list[str]:
+def dbt_command(project: Project, args: list[str], *, evaluation_date: dt.date | None = None) -> list[str]:
     """The full argv of a dbt invocation for ``project`` (project dir, profiles, target path, vars)."""
     return [
         str(Path(sys.executable).with_name("dbt")),

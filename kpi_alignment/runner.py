@@ -34,9 +34,7 @@ def prepare_environment(project: Project, evaluation_date: dt.date | None = None
     return paths
 
 
-def run_nightly(
-    project: Project, evaluation_date: dt.date | None = None, log_level: str = "INFO"
-) -> RunOutcome:
+def run_nightly(project: Project, evaluation_date: dt.date | None = None, log_level: str = "INFO") -> RunOutcome:
     """Execute the ``nightly_alignment`` job for ``project``.
 
     Raises ``ProjectError`` if the project is invalid (before anything is written). Step failures do not raise:
@@ -62,6 +60,4 @@ def run_nightly(
                 if not evaluation.passed and evaluation.severity.value == "ERROR":
                     name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                     failed_checks[name] = evaluation.description or ""
-        return RunOutcome(
-            result.run_id, result.success and not failed_checks, failed_steps, failed_checks
-        )
+        return RunOutcome(result.run_id, result.success and not failed_checks, failed_steps, failed_checks)

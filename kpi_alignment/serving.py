@@ -54,9 +54,7 @@ def publish_marts(
                 ).fetchall()
             ]
             if not names:
-                raise RuntimeError(
-                    f"{paths.database} has no tables in schema '{MARTS_SCHEMA}': run the pipeline first"
-                )
+                raise RuntimeError(f"{paths.database} has no tables in schema '{MARTS_SCHEMA}': run the pipeline first")
             # The served file is named marts.duckdb, so qualify everything to avoid catalog/schema clashes.
             local = con.execute("select current_database()").fetchall()[0][0]
             con.execute(f"create schema {_quote(local)}.{MARTS_SCHEMA}")
@@ -64,9 +62,7 @@ def publish_marts(
             parquet_dir.mkdir(exist_ok=True)
             for name in names:
                 table = f"{_quote(local)}.{MARTS_SCHEMA}.{_quote(name)}"
-                con.execute(
-                    f"create table {table} as select * from working.{MARTS_SCHEMA}.{_quote(name)}"
-                )
+                con.execute(f"create table {table} as select * from working.{MARTS_SCHEMA}.{_quote(name)}")
                 tables[name] = con.execute(f"select count(*) from {table}").fetchall()[0][0]
                 tmp_parquet = parquet_dir / f".{name}.parquet.tmp"
                 con.execute(f"copy {table} to {_sql_string(tmp_parquet)} (format parquet)")

@@ -66,9 +66,7 @@ def build_report(project: Project, paths: WarehousePaths, *, run_id: str) -> Rep
     Raises ``FileNotFoundError`` when nothing has been published yet.
     """
     if not paths.serving_database.is_file():
-        raise FileNotFoundError(
-            f"{paths.serving_database} does not exist: the marts were never published"
-        )
+        raise FileNotFoundError(f"{paths.serving_database} does not exist: the marts were never published")
     con = connect(paths.serving_database, read_only=True)
     try:
         findings = gather_findings(con)

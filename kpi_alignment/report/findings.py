@@ -12,9 +12,7 @@ from typing import Any
 import duckdb
 
 
-def _rows(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
-) -> list[dict[str, Any]]:
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     cur = con.execute(sql, params or [])
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, (_jsonable(v) for v in row), strict=True)) for row in cur.fetchall()]
@@ -55,9 +53,7 @@ def gather_findings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         qualify row_number() over (partition by kpi_id order by period_start desc) = 1
         """,
     )
-    links = _rows(
-        con, "select kpi_id, objective_id, weight, informational from marts.bridge_kpi_objectives"
-    )
+    links = _rows(con, "select kpi_id, objective_id, weight, informational from marts.bridge_kpi_objectives")
     latest_by_kpi = {r["kpi_id"]: r for r in latest}
     kpi_by_id = {k["kpi_id"]: k for k in kpis}
 
@@ -90,8 +86,7 @@ def gather_findings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     strategic = [
         o
         for o in objectives
-        if o["level"] == "strategic"
-        and o.get("alignment_status") in ("measured", "unmeasured", "stale")
+        if o["level"] == "strategic" and o.get("alignment_status") in ("measured", "unmeasured", "stale")
     ]
     evaluation = kpis[0]["evaluation_date"] if kpis else None
     return {
@@ -99,9 +94,7 @@ def gather_findings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "summary": {
             "kpis": len(kpis),
             "kpis_by_status": status_counts,
-            "share_kpis_connected": _share(
-                sum(k["status"] == "connected" for k in active_kpis), len(active_kpis)
-            ),
+            "share_kpis_connected": _share(sum(k["status"] == "connected" for k in active_kpis), len(active_kpis)),
             "strategic_objectives_active": len(strategic),
             "share_strategic_measured": _share(
                 sum(o["alignment_status"] == "measured" for o in strategic), len(strategic)
