@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kpi_alignment.catalog import CATALOG_SECTIONS, Catalog, CatalogProblem, Origin, cross_check
+from kpi_alignment.delivery_settings import Delivery
 from kpi_alignment.sources import Source, SourcesFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +112,9 @@ class Settings(_Strict):
     output_dir: str = ".kpi-align"
     derived_metric_models: list[str] = Field(
         default_factory=list, description="dbt models in models/ that return the metric shape."
+    )
+    delivery: Delivery = Field(
+        default_factory=Delivery, description="Where a finished report is sent (folder, webhook, e-mail)."
     )
 
 
