@@ -1,9 +1,11 @@
 """How the product's dbt project is pointed at one kpi-alignment project.
 
 The dbt project in ``dbt_project/`` is shared by every kpi-alignment project; what differs per project is passed
-in: the DuckDB file (``KPI_ALIGN_DATABASE``), the project's own models folder (``KPI_ALIGN_PROJECT_MODELS``, added
-to dbt's model-paths) and dbt vars (evaluation date, calendar, severities, derived metric models). The manifest is
-written to the project's output directory, so two projects never share one.
+in: the DuckDB file (``KPI_ALIGN_DATABASE``) and dbt vars (calendar, severities, derived metric models). A
+project's own ``models/`` folder joins through :func:`project_dbt_dir`: a directory in the project's output folder
+that links every entry of ``dbt_project/`` and adds ``project_models`` -> the project's ``models/``. (An absolute
+path in ``model-paths`` would make dbt write compiled SQL over the project's own model files; see
+``dbt_project/README.md``.) The manifest is written to the project's output directory too.
 """
 
 from __future__ import annotations
@@ -31,10 +33,6 @@ def dbt_env(project: Project, database: Path | None = None) -> dict[str, str]:
     paths = WarehousePaths(project.output_dir)
     env = dict(os.environ)
     env["KPI_ALIGN_DATABASE"] = str(database or paths.database)
-    if project.models_dir is not None:
-        env["KPI_ALIGN_PROJECT_MODELS"] = str(project.models_dir)
-    else:
-        env.pop("KPI_ALIGN_PROJECT_MODELS", None)
     if project.settings.warehouse.threads:
         env["KPI_ALIGN_DBT_THREADS"] = str(project.settings.warehouse.threads)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -55,6 +53,30 @@ def dbt_vars(project: Project, evaluation_date: dt.date | None = None) -> dict[s
     return out
 
 
+_LINKED_ENTRIES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "snapshots")
+
+
+def project_dbt_dir(project: Project) -> Path:
+    """The dbt project directory for ``project``: links to ``dbt_project/`` entries plus its ``models/``.
+
+    Created (or repaired) idempotently in ``<output_dir>/dbt_project``. Without a ``models/`` folder the
+    ``project_models`` link is absent and dbt ignores the path.
+    """
+    dest = WarehousePaths(project.output_dir).output_dir / "dbt_project"
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {entry: DBT_PROJECT_DIR / entry for entry in _LINKED_ENTRIES}
+    if project.models_dir is not None:
+        wanted["project_models"] = project.models_dir.resolve()
+    for name in {*wanted, "project_models"}:
+        link = dest / name
+        target = wanted.get(name)
+        if link.is_symlink() and (target is None or link.resolve() != target.resolve()):
+            link.unlink()
+        if target is not None and not link.is_symlink():
+            link.symlink_to(target, target_is_directory=target.is_dir())
+    return dest
+
+
 def target_path(project: Project) -> Path:
     return WarehousePaths(project.output_dir).dbt_target_dir
 
@@ -69,9 +91,9 @@ def dbt_command(project: Project, args: list[str], *, evaluation_date: dt.date |
         str(Path(sys.executable).with_name("dbt")),
         *args,
         "--project-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dbt_dir(project)),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dbt_dir(project)),
         "--target-path",
         str(target_path(project)),
         "--vars",
@@ -84,7 +106,7 @@ def run_dbt(project: Project, args: list[str], *, database: Path | None = None) 
     proc = subprocess.run(
         dbt_command(project, args),
         env=dbt_env(project, database),
-        cwd=DBT_PROJECT_DIR,
+        cwd=project_dbt_dir(project),
         capture_output=True,
         text=True,
         check=False,

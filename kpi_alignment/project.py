@@ -87,6 +87,7 @@ class Severities(_Strict):
     unfed: Severity = "error"
     unmeasured: Severity = "error"
     stale: Severity = "warn"
+    id_cleanup: Severity = Field("warn", description="Ids that only matched after trimming / case folding (B28).")
 
 
 class Warehouse(_Strict):

@@ -12,7 +12,7 @@ from functools import cache
 
 from dagster_dbt import DbtProject
 
-from kpi_alignment.dbt import DBT_PROJECT_DIR, dbt_env, ensure_manifest, target_path
+from kpi_alignment.dbt import dbt_env, ensure_manifest, project_dbt_dir, target_path
 from kpi_alignment.project import Project, load_project
 from kpi_alignment.warehouse import WarehousePaths
 
