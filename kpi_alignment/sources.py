@@ -7,6 +7,8 @@ guess that is right for one file is silently wrong for the next (see ``../shared
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -47,6 +49,14 @@ class Dialect(_Strict):
         default_factory=lambda: ["#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#NV", "#NULL!"],
         description="Spreadsheet error values: loaded as NULL but counted and reported as source formula errors.",
     )
+    date_format: str = Field(
+        "%Y-%m-%d", description="strptime format of every `date` column (date.format overrides it for date.column)."
+    )
+    timestamp_format: str | None = Field(
+        None,
+        description="strptime format of `timestamp` columns. Default: ISO 8601 (`2013-01-01 10:00[:00[.f]]`, "
+        "`T` allowed); a value with `Z`/`+hh:mm` is converted to UTC, one without is taken as UTC.",
+    )
 
     @model_validator(mode="after")
     def _separators_differ(self) -> Dialect:
@@ -54,6 +64,15 @@ class Dialect(_Strict):
             raise ValueError("thousands and decimal separators must differ")
         if self.decimal == self.delimiter:
             raise ValueError("decimal separator equals the delimiter")
+        if self.quote == self.delimiter:
+            raise ValueError("quote character equals the delimiter")
+        if self.delimiter in "\r\n" or self.quote in "\r\n":
+            raise ValueError("delimiter and quote cannot be line breaks")
+        both = sorted(set(self.null_values) & set(self.error_values))
+        if both:
+            raise ValueError(f"{both} listed both as null_values and error_values")
+        if any("\x00" in t for t in [*self.null_values, *self.error_values]):
+            raise ValueError("null/error tokens cannot contain NUL characters")
         return self
 
 
@@ -77,8 +96,18 @@ class CatalogMapping(_Strict):
     """Catalog entries a source derives from its own columns (e.g. MTA indicators, NYC MMR goals).
 
     Column names refer to the source file. ``direction_map`` maps the file's codes to ``higher_is_better`` /
-    ``lower_is_better``. ``objective_columns`` lists columns from the top of the objective tree down (e.g.
-    ``[Service, Goal]``); the first level is strategic, the rest operational; each KPI links to the last.
+    ``lower_is_better``; a code it does not list (or an empty one) gets ``default_direction`` and is reported.
+    ``objective_columns`` lists columns from the top of the objective tree down (e.g. ``[Service, Goal]``); the
+    first level is strategic, the rest operational; each KPI links to the deepest non-empty level. Objective ids
+    are ``<source name>:<first 16 hex of sha256 of the path>`` (the path = the column values from the top down,
+    so the same goal under two services gives two objectives); the objective's name is its own column's value.
+
+    The loader writes ``raw.source_kpis`` / ``raw.source_objectives`` / ``raw.source_kpi_links`` /
+    ``raw.source_kpi_metrics`` per file (``catalog_file`` = the file). A KPI's attributes come from its most
+    recent row (latest period, then last line). Its metric name is the row's metric name (the ``metric_column``
+    value), so with ``kpi_id`` = ``metric_column`` the KPI's metric name is its id. A parent id found in
+    ``parent_kpi_none`` or naming no KPI of the same file becomes NULL (reported). Declare id columns as
+    ``varchar`` so codes keep their leading zeros (B14).
     """
 
     kpi_id: str
@@ -98,7 +127,26 @@ class CatalogMapping(_Strict):
 
 
 class CsvSource(_Strict):
-    """A CSV source: files matching ``path`` (a glob relative to the project directory, or absolute)."""
+    """A CSV source: files matching ``path`` (a glob relative to the project directory, or absolute).
+
+    Layouts (where the rows land is in ``docs/architecture.md``):
+
+    * ``table`` — ``raw.<table>`` gets the declared columns, typed, named by :func:`sql_column_name` (lower
+      snake case), plus the provenance columns.
+    * ``long`` — one row per record into ``raw.metric_values``: ``metric_column``, ``value_column``, the ``date``
+      and optional ``target_column`` / ``dimension_column`` (an empty dimension = ``'*'``, all dimensions).
+    * ``wide`` — two shapes, exactly one of:
+
+      - one row per date, one column per metric: ``date`` + ``metric_columns`` (metric name → column);
+      - one row per metric, one column per period (e.g. NYC MMR fiscal-year columns): ``metric_column`` +
+        ``period_columns`` (column → period start date, e.g. ``"2016": 2015-07-01``); ``target_column`` (a
+        per-row target) then applies to every period of the row.
+
+      A wide cell with no value (a null token or a formula error) produces no ``raw.metric_values`` row;
+      formula errors are still counted and listed in ``raw.formula_errors``.
+
+    Value, target and metric/period columns must be declared ``double`` or ``integer``.
+    """
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", description="Source id; also its Dagster asset name.")]
     type: Literal["csv"] = "csv"
@@ -111,12 +159,23 @@ class CsvSource(_Strict):
         description="Every column the file must have, in file order, with its type. Missing or extra → error."
     )
     date: DateSpec | None = None
-    metric_column: str | None = Field(None, description="long layout: the column naming the metric.")
+    metric_column: str | None = Field(
+        None, description="long layout, or wide with period_columns: the column naming the metric."
+    )
     value_column: str | None = Field(None, description="long layout: the column holding the value.")
     target_column: str | None = Field(None, description="Optional column holding the period's target.")
     dimension_column: str | None = None
     metric_columns: dict[str, str] = Field(
         default_factory=dict, description="wide layout: metric name -> column holding its value."
+    )
+    period_columns: dict[str, dt.date] = Field(
+        default_factory=dict,
+        description="wide layout with metric_column: column -> the period (start) date its values belong to.",
+    )
+    key_columns: list[str] | None = Field(
+        None,
+        description="table layout: columns identifying a row (checked not null and unique per load). Default: "
+        "inferred from names (id, code, key, *_id, *_code, *_key) and checked not null only.",
     )
     catalog: CatalogMapping | None = None
     expected_every: Literal["day", "week", "month", "quarter", "year"] | None = Field(
@@ -126,6 +185,7 @@ class CsvSource(_Strict):
     @model_validator(mode="after")
     def _layout_fields(self) -> CsvSource:
         cols = set(self.columns)
+        numeric = {ColumnType.double.value, ColumnType.integer.value}
 
         def need(field: str, value: str | None) -> None:
             if value is None:
@@ -133,28 +193,105 @@ class CsvSource(_Strict):
             if value not in cols:
                 raise ValueError(f"{field} '{value}' is not among the declared columns")
 
+        def must_be_numeric(field: str, column: str) -> None:
+            if self.columns[column] not in numeric:
+                raise ValueError(f"{field} '{column}' must be declared double or integer")
+
+        if self.key_columns is not None:
+            for c in self.key_columns:
+                if c not in cols:
+                    raise ValueError(f"key column '{c}' is not among the declared columns")
         if self.layout == Layout.table:
+            names = [sql_column_name(c) for c in self.columns]
+            clash = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(PROVENANCE_COLUMNS)))
+            if clash:
+                raise ValueError(f"columns map to clashing or reserved raw column names: {clash}")
+            if self.catalog is not None:
+                raise ValueError("a catalog mapping needs layout long or wide (one row per KPI value)")
             return self
-        if self.date is None:
-            raise ValueError(f"layout {self.layout} needs date")
-        for c in (self.date.column, self.date.year, self.date.month, self.date.day):
-            if c is not None and c not in cols:
-                raise ValueError(f"date column '{c}' is not among the declared columns")
-        if self.layout == Layout.long:
+        by_period = bool(self.period_columns)
+        if self.layout == Layout.wide and by_period:
+            if self.metric_columns:
+                raise ValueError("layout wide takes either metric_columns (with date) or period_columns, not both")
+            if self.date is not None:
+                raise ValueError("layout wide with period_columns takes its dates from period_columns, not date")
             need("metric_column", self.metric_column)
-            need("value_column", self.value_column)
-        elif not self.metric_columns:
-            raise ValueError("layout wide needs metric_columns")
+            for c in self.period_columns:
+                need("period column", c)
+                must_be_numeric("period column", c)
+        else:
+            if self.period_columns:
+                raise ValueError("period_columns belongs to layout wide")
+            if self.date is None:
+                raise ValueError(f"layout {self.layout} needs date")
+            for c in (self.date.column, self.date.year, self.date.month, self.date.day):
+                if c is not None and c not in cols:
+                    raise ValueError(f"date column '{c}' is not among the declared columns")
+            # the period column is parsed with date.format, year/month/day as integers, whatever their declaration
+            if self.date.column is not None and self.columns[self.date.column] not in ("date", "varchar"):
+                raise ValueError(f"date column '{self.date.column}' must be declared date or varchar")
+            for c in (self.date.year, self.date.month, self.date.day):
+                if c is not None and self.columns[c] not in ("integer", "varchar"):
+                    raise ValueError(f"date column '{c}' must be declared integer or varchar")
+            if self.layout == Layout.long:
+                need("metric_column", self.metric_column)
+                need("value_column", self.value_column)
+                must_be_numeric("value_column", self.value_column)  # type: ignore[arg-type]
+            else:
+                if not self.metric_columns:
+                    raise ValueError("layout wide needs metric_columns (with date) or period_columns")
+                if self.metric_column is not None:
+                    raise ValueError("layout wide with metric_columns has no metric_column")
+                if self.target_column is not None:
+                    raise ValueError("target_column needs one metric per row: layout long, or wide + period_columns")
+                for c in self.metric_columns.values():
+                    need("metric column", c)
+                    must_be_numeric("metric column", c)
+            if self.catalog is not None and self.layout == Layout.wide:
+                raise ValueError("a catalog mapping needs one KPI per row: layout long, or wide with period_columns")
         for opt in ("target_column", "dimension_column"):
             value = getattr(self, opt)
             if value is not None and value not in cols:
                 raise ValueError(f"{opt} '{value}' is not among the declared columns")
+        if self.target_column is not None:
+            must_be_numeric("target_column", self.target_column)
+        if self.catalog is not None:
+            m = self.catalog
+            for label, c in (
+                ("kpi_id", m.kpi_id),
+                ("kpi_name", m.kpi_name),
+                ("description", m.description),
+                ("unit", m.unit),
+                ("parent_kpi", m.parent_kpi),
+                ("direction", m.direction),
+                ("owner", m.owner),
+                *(("objective_columns", c) for c in m.objective_columns),
+            ):
+                if c is not None and c not in cols:
+                    raise ValueError(f"catalog.{label} '{c}' is not among the declared columns")
+            for code, direction in m.direction_map.items():
+                if direction not in ("higher_is_better", "lower_is_better"):
+                    raise ValueError(f"catalog.direction_map['{code}'] must be higher_is_better or lower_is_better")
         return self
 
     @property
     def raw_table(self) -> str:
         """The table rows land in: ``raw.<table>`` for table layout, ``raw.metric_values`` otherwise."""
         return f"raw.{self.table or self.name}" if self.layout == Layout.table else "raw.metric_values"
+
+
+PROVENANCE_COLUMNS = ("source_name", "source_file", "file_hash", "source_row", "load_id", "loaded_at")
+"""Columns the CSV loader adds to every ``raw.<table>`` row (names reserved for table-layout sources)."""
+
+
+def sql_column_name(column: str) -> str:
+    """The ``raw.<table>`` column name of a declared CSV column: lower snake case (``Target.MMR`` → ``target_mmr``).
+
+    Any run of characters other than ``a-z0-9_`` becomes ``_``; leading/trailing ``_`` are dropped; a name that
+    would start with a digit or be empty is prefixed with ``c_``.
+    """
+    name = re.sub(r"[^a-z0-9_]+", "_", column.strip().lower()).strip("_")
+    return name if name and not name[0].isdigit() else f"c_{name}"
 
 
 # API sources join this as a discriminated union on ``type`` (issue 5).
