@@ -147,7 +147,6 @@ def _catalog_only_findings(proj: Project) -> dict:
     """Build the alignment marts from the catalog alone in a throwaway DuckDB file."""
     from ingest.catalog_loader import load_catalog
     from ingest.raw_schema import create_raw_tables
-
     from kpi_alignment.dbt import run_dbt
     from kpi_alignment.report.findings import gather_findings
     from kpi_alignment.warehouse import connect

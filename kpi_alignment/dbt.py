@@ -22,6 +22,8 @@ from kpi_alignment.project import REPO_ROOT, Project
 from kpi_alignment.warehouse import WarehousePaths
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# The dbt installed beside this Python (a venv need not be activated for its scripts to be on PATH).
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 
 class DbtError(RuntimeError):
@@ -88,7 +90,7 @@ def manifest_path(project: Project) -> Path:
 def dbt_command(project: Project, args: list[str], *, evaluation_date: dt.date | None = None) -> list[str]:
     """The full argv of a dbt invocation for ``project`` (project dir, profiles, target path, vars)."""
     return [
-        str(Path(sys.executable).with_name("dbt")),
+        str(DBT_EXECUTABLE),
         *args,
         "--project-dir",
         str(project_dbt_dir(project)),

@@ -6,6 +6,7 @@ stored under ``<output_dir>/dagster_home`` and appear in ``dg dev`` started with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -42,11 +43,19 @@ def run_nightly(project: Project, evaluation_date: dt.date | None = None, log_le
     """
     import dagster as dg
 
-    prepare_environment(project, evaluation_date)
+    paths = prepare_environment(project, evaluation_date)
     from orchestration.definitions import defs
 
     job = defs().resolve_job_def("nightly_alignment")
-    with dg.DagsterInstance.get() as instance:
+    paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    # dbt's own console output (written to stdout by dagster-dbt) goes to a file; Dagster's step log stays on
+    # the terminal as progress.
+    with (
+        dg.DagsterInstance.get() as instance,
+        open(paths.logs_dir / f"dbt-{stamp}.log", "w", encoding="utf-8") as dbt_log,
+        contextlib.redirect_stdout(dbt_log),
+    ):
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,

@@ -18,6 +18,16 @@ from filelock import FileLock, Timeout
 
 DEFAULT_LOCK_TIMEOUT_S = 1800.0
 
+# Writers also queue in Dagster (pool duckdb_write, one at a time) so the UI shows them waiting, not failing.
+_DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    granularity: op
+    default_limit: 1
+"""
+
 
 @dataclass(frozen=True)
 class WarehousePaths:
@@ -55,9 +65,17 @@ class WarehousePaths:
     def dagster_home(self) -> Path:
         return self.output_dir / "dagster_home"
 
+    @property
+    def logs_dir(self) -> Path:
+        return self.output_dir / "logs"
+
     def ensure(self) -> WarehousePaths:
-        for d in (self.output_dir, self.serving_dir, self.reports_dir, self.dagster_home):
+        """Create the folders, and a Dagster instance config whose ``duckdb_write`` pool admits one step."""
+        for d in (self.output_dir, self.serving_dir, self.reports_dir, self.dagster_home, self.logs_dir):
             d.mkdir(parents=True, exist_ok=True)
+        instance_yaml = self.dagster_home / "dagster.yaml"
+        if not instance_yaml.exists():
+            instance_yaml.write_text(_DAGSTER_YAML, encoding="utf-8")
         return self
 
 

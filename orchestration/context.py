@@ -33,12 +33,7 @@ def dbt_project() -> DbtProject:
     """The dbt project pointed at this kpi-alignment project; its manifest is prepared here."""
     proj = project()
     # dbt subprocesses started by dagster-dbt inherit this process's environment.
-    os.environ.update(
-        {k: v for k, v in dbt_env(proj).items() if k.startswith(("KPI_ALIGN_", "DBT_"))}
-    )
-    if "KPI_ALIGN_PROJECT_MODELS" not in dbt_env(proj):
-        os.environ.pop("KPI_ALIGN_PROJECT_MODELS", None)
+    os.environ.update({k: v for k, v in dbt_env(proj).items() if k.startswith(("KPI_ALIGN_", "DBT_"))})
     ensure_manifest(proj)
-    return DbtProject(
-        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=target_path(proj)
-    )
+    dbt_dir = project_dbt_dir(proj)
+    return DbtProject(project_dir=dbt_dir, profiles_dir=dbt_dir, target_path=target_path(proj))

@@ -29,7 +29,9 @@ def shared_file(*parts: str) -> Path:
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
     """Run the real ``kpi-align`` console script; returns the completed process (never raises on exit code)."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([KPI_ALIGN, *args], capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
+    return subprocess.run(
+        [KPI_ALIGN, *args], capture_output=True, text=True, env=full_env, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def gather_findings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         """
         select kpi_id, period_start, period_end, grain, actual_value, target_value
         from marts.fct_kpi_values
-        where dimension = '*'
+        where dimension = '*' and is_native_grain
         qualify row_number() over (partition by kpi_id order by period_start desc) = 1
         """,
     )

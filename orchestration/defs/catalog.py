@@ -1,8 +1,8 @@
 """The strategy catalog asset: the project's validated YAML written to the ``catalog.*`` tables."""
 
 import dagster as dg
-from ingest.catalog_loader import CATALOG_TABLES, load_catalog
 
+from ingest.catalog_loader import CATALOG_TABLES, load_catalog
 from kpi_alignment.warehouse import write_connection
 from orchestration.context import paths, project
 

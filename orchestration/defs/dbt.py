@@ -28,9 +28,7 @@ LAYERS = ("staging", "intermediate", "marts")
 class KpiDbtTranslator(DagsterDbtTranslator):
     """Groups assets by layer and rewires shared raw tables to the source assets that fill them."""
 
-    def get_asset_spec(
-        self, manifest: Mapping[str, Any], unique_id: str, project_: Any
-    ) -> dg.AssetSpec:
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project_: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project_)
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] == "source":
@@ -41,14 +39,10 @@ class KpiDbtTranslator(DagsterDbtTranslator):
             group = "history"
         group = group or "derived_metrics"
         source_keys = {source_asset_key(s) for s in project().sources}
-        shared_raw = [
-            d for d in spec.deps if d.asset_key.path[0] == "raw" and d.asset_key not in source_keys
-        ]
+        shared_raw = [d for d in spec.deps if d.asset_key.path[0] == "raw" and d.asset_key not in source_keys]
         deps = list(spec.deps)
         if shared_raw:
-            deps = [d for d in deps if d not in shared_raw] + [
-                dg.AssetDep(k) for k in sorted(source_keys, key=str)
-            ]
+            deps = [d for d in deps if d not in shared_raw] + [dg.AssetDep(k) for k in sorted(source_keys, key=str)]
         return spec.replace_attributes(group_name=group, deps=deps)
 
 
@@ -64,6 +58,4 @@ TRANSLATOR = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """``dbt build`` (models, snapshots, tests) under the writer lock."""
     with writer_lock(paths()):
-        yield from dbt.cli(
-            ["build", "--vars", json.dumps(dbt_vars(project()))], context=context
-        ).stream()
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars(project()))], context=context).stream()

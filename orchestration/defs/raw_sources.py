@@ -9,9 +9,9 @@ engine error is reported as *errored*, never as bad data — case B32).
 import uuid
 
 import dagster as dg
+
 from expectations.runner import validate_loaded_batch
 from ingest.csv_loader import load_csv_source
-
 from kpi_alignment.sources import Source
 from kpi_alignment.warehouse import write_connection
 from orchestration.context import paths, project
@@ -19,9 +19,7 @@ from orchestration.context import paths, project
 
 def source_asset_key(source: Source) -> dg.AssetKey:
     """``raw/<table>`` for table-layout sources (equal to the dbt source key), else ``raw/<source name>``."""
-    return dg.AssetKey(
-        ["raw", source.table or source.name] if source.layout == "table" else ["raw", source.name]
-    )
+    return dg.AssetKey(["raw", source.table or source.name] if source.layout == "table" else ["raw", source.name])
 
 
 def build_source_asset(source: Source) -> dg.AssetsDefinition:
@@ -35,12 +33,8 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
         description=source.description or f"{source.type} source {source.name}: {source.path}",
         pool="duckdb_write",
         check_specs=[
-            dg.AssetCheckSpec(
-                "delivery", asset=key, description="Every delivered file was read completely."
-            ),
-            dg.AssetCheckSpec(
-                "gx_batch", asset=key, description="Great Expectations suite on this load's rows."
-            ),
+            dg.AssetCheckSpec("delivery", asset=key, description="Every delivered file was read completely."),
+            dg.AssetCheckSpec("gx_batch", asset=key, description="Great Expectations suite on this load's rows."),
         ],
         retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
     )
@@ -72,9 +66,7 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
         yield dg.AssetCheckResult(
             check_name="gx_batch",
             passed=outcome.status == "success",
-            severity=dg.AssetCheckSeverity.ERROR
-            if outcome.status == "errored"
-            else dg.AssetCheckSeverity.WARN,
+            severity=dg.AssetCheckSeverity.ERROR if outcome.status == "errored" else dg.AssetCheckSeverity.WARN,
             description=f"{outcome.status}: {outcome.summary}",
             metadata={"status": outcome.status, "rows_validated": outcome.rows_validated},
         )
