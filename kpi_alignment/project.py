@@ -391,9 +391,17 @@ def _validate(model: type[BaseModel], doc: _Doc, loc: tuple[Any, ...], problems:
         return model.model_validate(data)
     except ValidationError as e:
         for err in e.errors():
-            full = (*loc, *err["loc"])
+            full = _without_union_tags((*loc, *err["loc"]))
             problems.append(CatalogProblem(doc.where(full), _dotted(full), _reason(err)))
         return None
+
+
+_SOURCE_TAGS = frozenset({"csv", "api"})
+
+
+def _without_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the tag pydantic inserts after a list index of the source union (``sources[0].csv.name``)."""
+    return tuple(part for i, part in enumerate(loc) if not (part in _SOURCE_TAGS and i and isinstance(loc[i - 1], int)))
 
 
 def _reason(err: Any) -> str:

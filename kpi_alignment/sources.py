@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from kpi_alignment.sources_api import ApiSource
 
 
 class _Strict(BaseModel):
@@ -294,8 +296,18 @@ def sql_column_name(column: str) -> str:
     return name if name and not name[0].isdigit() else f"c_{name}"
 
 
-# API sources join this as a discriminated union on ``type`` (issue 5).
-Source = CsvSource
+def _source_type(value: Any) -> str:
+    """Discriminator: the ``type`` key, ``csv`` when absent (CSV sources may omit it)."""
+    if isinstance(value, dict):
+        return str(value.get("type", "csv"))
+    return str(getattr(value, "type", "csv"))
+
+
+Source = Annotated[
+    Annotated[CsvSource, Tag("csv")] | Annotated[ApiSource, Tag("api")],
+    Discriminator(_source_type),
+]
+"""A source definition: a CSV drop (``type: csv``, the default) or an HTTP API (``type: api``)."""
 
 
 class SourcesFile(_Strict):

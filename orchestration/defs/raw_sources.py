@@ -1,9 +1,12 @@
-"""One asset per declared source: files from the drop folder into ``raw.*``, with batch checks.
+"""One asset per declared source (CSV drop folder or HTTP API) into ``raw.*``, with checks on the batch loaded.
 
-Each asset holds the warehouse writer lock only while it writes. Its checks run on the batch it just loaded:
-``delivery`` (every file read; a file that could not be read fails the check, naming file, line and reason, while
-the other files and earlier history stay loaded) and ``gx_batch`` (Great Expectations on this load's rows; an
-engine error is reported as *errored*, never as bad data — case B32).
+Each asset holds the warehouse writer lock only while it writes. Checks:
+
+- ``delivery`` — every file was read (CSV: a file that could not be read fails the check naming file, line and
+  reason, while the other files and earlier history stay loaded) or every page arrived (API: a run that is
+  incomplete under ``on_incomplete: warn``). An API whose retries are exhausted fails the asset itself, naming
+  URL and status, and commits nothing.
+- ``gx_batch`` (CSV) — Great Expectations on this load's rows; an engine error is *errored*, never bad data (B32).
 """
 
 import uuid
@@ -11,40 +14,49 @@ import uuid
 import dagster as dg
 
 from expectations.runner import validate_loaded_batch
+from ingest.api_loader import ApiLoadError, load_api_source
 from ingest.csv_loader import load_csv_source
-from kpi_alignment.sources import Source
+from kpi_alignment.sources import CsvSource, Source
+from kpi_alignment.sources_api import ApiSource
 from kpi_alignment.warehouse import write_connection
 from orchestration.context import paths, project
 
 
 def source_asset_key(source: Source) -> dg.AssetKey:
-    """``raw/<table>`` for table-layout sources (equal to the dbt source key), else ``raw/<source name>``."""
+    """``raw/<table>`` for sources landing in their own table (equal to the dbt source key), else ``raw/<name>``."""
     return dg.AssetKey(["raw", source.table or source.name] if source.layout == "table" else ["raw", source.name])
 
 
-def build_source_asset(source: Source) -> dg.AssetsDefinition:
+def _load_id(context: dg.AssetExecutionContext) -> str:
+    return f"{context.run_id[:8]}-{uuid.uuid4().hex[:8]}"
+
+
+def build_csv_asset(source: CsvSource) -> dg.AssetsDefinition:
+    """The asset of a CSV source: all files matching its glob, each file its own transaction."""
     key = source_asset_key(source)
 
     @dg.asset(
         key=key,
-        name=None,
         group_name="raw",
-        kinds={source.type, "duckdb"},
-        description=source.description or f"{source.type} source {source.name}: {source.path}",
+        kinds={"csv", "duckdb"},
+        description=source.description or f"CSV source {source.name}: {source.path}",
         pool="duckdb_write",
         check_specs=[
             dg.AssetCheckSpec("delivery", asset=key, description="Every delivered file was read completely."),
             dg.AssetCheckSpec("gx_batch", asset=key, description="Great Expectations suite on this load's rows."),
         ],
-        retry_policy=dg.RetryPolicy(max_retries=1, delay=5),
     )
     def _load(context: dg.AssetExecutionContext):
         proj = project()
-        load_id = f"{context.run_id[:8]}-{uuid.uuid4().hex[:8]}"
+        load_id = _load_id(context)
         with write_connection(paths(), **proj.settings.warehouse.model_dump()) as con:
             result = load_csv_source(con, source, proj.root, load_id)
             outcome = validate_loaded_batch(con, source, load_id)
         failed = [f for f in result.files if f.status == "failed"]
+        context.log.info(
+            f"{source.name}: {len(result.files)} file(s), {result.rows_loaded} rows loaded, "
+            f"{result.rows_rejected} rejected, {len(failed)} failed"
+        )
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": result.rows_loaded,
@@ -55,12 +67,12 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
                 "load_id": load_id,
             }
         )
+        problems = [f"{f.file}: {f.message}" for f in failed] + list(result.messages if not result.files else [])
         yield dg.AssetCheckResult(
             check_name="delivery",
-            passed=not failed and bool(result.files),
+            passed=not problems and bool(result.files),
             severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(f"{f.file}: {f.message}" for f in failed)
-            or ("no file matches " + source.path if not result.files else "all files read"),
+            description="; ".join(problems) or "all files read",
             metadata={"failed_files": len(failed), "rows_rejected": result.rows_rejected},
         )
         yield dg.AssetCheckResult(
@@ -74,6 +86,42 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
     return _load
 
 
+def build_api_asset(source: ApiSource) -> dg.AssetsDefinition:
+    """The asset of an API source: every page staged, then one transaction; retried once by Dagster."""
+    key = source_asset_key(source)
+
+    @dg.asset(
+        key=key,
+        group_name="raw",
+        kinds={"api", "duckdb"},
+        description=source.description or f"HTTP API source {source.name}: {source.base_url}{source.path}",
+        pool="duckdb_write",
+        check_specs=[dg.AssetCheckSpec("delivery", asset=key, description="Every page arrived and reconciled.")],
+        retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
+    )
+    def _load(context: dg.AssetExecutionContext):
+        proj = project()
+        load_id = _load_id(context)
+        try:
+            with write_connection(paths(), **proj.settings.warehouse.model_dump()) as con:
+                result = load_api_source(con, source, load_id)
+        except ApiLoadError as e:
+            # The message names URL and status with secrets redacted; nothing of this run was committed.
+            raise dg.Failure(description=f"{source.name}: {e}") from None
+        context.log.info(f"{source.name}: {result.pages} page(s), {result.rows_loaded} rows")
+        yield dg.MaterializeResult(metadata=result.metadata())
+        yield dg.AssetCheckResult(
+            check_name="delivery",
+            passed=result.complete,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="complete" if result.complete else "; ".join(result.warnings) or "incomplete",
+        )
+
+    return _load
+
+
 @dg.definitions
 def raw_sources() -> dg.Definitions:
-    return dg.Definitions(assets=[build_source_asset(s) for s in project().sources])
+    return dg.Definitions(
+        assets=[build_api_asset(s) if isinstance(s, ApiSource) else build_csv_asset(s) for s in project().sources]
+    )
