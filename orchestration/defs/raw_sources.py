@@ -3,9 +3,12 @@
 Each asset holds the warehouse writer lock only while it writes. Checks:
 
 - ``delivery`` — every file was read (CSV: a file that could not be read fails the check naming file, line and
-  reason, while the other files and earlier history stay loaded) or every page arrived (API: a run that is
-  incomplete under ``on_incomplete: warn``). An API whose retries are exhausted fails the asset itself, naming
-  URL and status, and commits nothing.
+  reason, while the other files and earlier history stay loaded) or every page arrived (API: retries exhausted,
+  a bad page or an incomplete run fail the check naming URL, page and status; nothing of that run is committed).
+
+A source's data problem fails its own ``delivery`` check (severity ERROR, so ``kpi-align run`` exits 1 and says
+which), not the run: the other sources, dbt and the report still run on the last good data, and KPIs fed only by
+the broken source turn ``silent`` in the alignment diagnosis. Bugs (unexpected exceptions) still fail the step.
 - ``gx_batch`` (CSV) — Great Expectations on this load's rows; an engine error is *errored*, never bad data (B32).
 """
 
@@ -87,7 +90,7 @@ def build_csv_asset(source: CsvSource) -> dg.AssetsDefinition:
 
 
 def build_api_asset(source: ApiSource) -> dg.AssetsDefinition:
-    """The asset of an API source: every page staged, then one transaction; retried once by Dagster."""
+    """The asset of an API source: every page staged, then one transaction (HTTP retries in the loader)."""
     key = source_asset_key(source)
 
     @dg.asset(
@@ -97,7 +100,6 @@ def build_api_asset(source: ApiSource) -> dg.AssetsDefinition:
         description=source.description or f"HTTP API source {source.name}: {source.base_url}{source.path}",
         pool="duckdb_write",
         check_specs=[dg.AssetCheckSpec("delivery", asset=key, description="Every page arrived and reconciled.")],
-        retry_policy=dg.RetryPolicy(max_retries=1, delay=30),
     )
     def _load(context: dg.AssetExecutionContext):
         proj = project()
@@ -106,8 +108,13 @@ def build_api_asset(source: ApiSource) -> dg.AssetsDefinition:
             with write_connection(paths(), **proj.settings.warehouse.model_dump()) as con:
                 result = load_api_source(con, source, load_id)
         except ApiLoadError as e:
-            # The message names URL and status with secrets redacted; nothing of this run was committed.
-            raise dg.Failure(description=f"{source.name}: {e}") from None
+            # The message names URL, page and status with secrets redacted; nothing of this run was committed.
+            context.log.error(f"{source.name}: {e}")
+            yield dg.MaterializeResult(metadata={"status": "failed", "load_id": load_id, "dagster/row_count": 0})
+            yield dg.AssetCheckResult(
+                check_name="delivery", passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(e)
+            )
+            return
         context.log.info(f"{source.name}: {result.pages} page(s), {result.rows_loaded} rows")
         yield dg.MaterializeResult(metadata=result.metadata())
         yield dg.AssetCheckResult(
