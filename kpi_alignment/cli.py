@@ -160,10 +160,20 @@ def _catalog_only_findings(proj: Project) -> dict:
             load_catalog(con, proj, proj.evaluation_date(), proj.catalog_revision())
         finally:
             con.close()
+        # Only the product's models, without the project's data models (there is no data).
         run_dbt(
             proj,
-            ["build", "--select", "+marts", "--exclude", "test_type:singular", "--quiet"],
+            [
+                "build",
+                "--select",
+                "path:models path:snapshots",
+                "--exclude",
+                "resource_type:test resource_type:unit_test",
+                "--quiet",
+            ],
             database=database,
+            vars_override={"derived_metric_models": []},
+            target=tmp / "dbt_target",
         )
         con = connect(database, read_only=True)
         try:

@@ -87,7 +87,14 @@ def manifest_path(project: Project) -> Path:
     return target_path(project) / "manifest.json"
 
 
-def dbt_command(project: Project, args: list[str], *, evaluation_date: dt.date | None = None) -> list[str]:
+def dbt_command(
+    project: Project,
+    args: list[str],
+    *,
+    evaluation_date: dt.date | None = None,
+    vars_override: dict[str, Any] | None = None,
+    target: Path | None = None,
+) -> list[str]:
     """The full argv of a dbt invocation for ``project`` (project dir, profiles, target path, vars)."""
     return [
         str(DBT_EXECUTABLE),
@@ -97,16 +104,27 @@ def dbt_command(project: Project, args: list[str], *, evaluation_date: dt.date |
         "--profiles-dir",
         str(project_dbt_dir(project)),
         "--target-path",
-        str(target_path(project)),
+        str(target or target_path(project)),
         "--vars",
-        json.dumps(dbt_vars(project, evaluation_date)),
+        json.dumps({**dbt_vars(project, evaluation_date), **(vars_override or {})}),
     ]
 
 
-def run_dbt(project: Project, args: list[str], *, database: Path | None = None) -> str:
-    """Run dbt to completion; returns its output. Raises :class:`DbtError` with the output tail on failure."""
+def run_dbt(
+    project: Project,
+    args: list[str],
+    *,
+    database: Path | None = None,
+    vars_override: dict[str, Any] | None = None,
+    target: Path | None = None,
+) -> str:
+    """Run dbt to completion; returns its output. Raises :class:`DbtError` with the output tail on failure.
+
+    ``database``/``target``/``vars_override`` point a one-off run (e.g. the catalog-only check) elsewhere than the
+    project's warehouse and manifest, which the pipeline relies on.
+    """
     proc = subprocess.run(
-        dbt_command(project, args),
+        dbt_command(project, args, vars_override=vars_override, target=target),
         env=dbt_env(project, database),
         cwd=project_dbt_dir(project),
         capture_output=True,
