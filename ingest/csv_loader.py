@@ -1245,15 +1245,13 @@ class _FileLoad:
         )
         name, file_ = s.name, self.rel
         none = list(m.parent_kpi_none)
-        known_parent = (
-            f"k.parent IS NOT NULL AND NOT list_contains(?, k.parent) "
-            f"AND EXISTS (SELECT 1 FROM {_KPIS} p WHERE p.kid = k.parent)"
-        )
+        # A parent id that names no KPI of this file is kept as written: dbt reports it (parent_kpi_missing).
+        named_parent = "k.parent IS NOT NULL AND NOT list_contains(?, k.parent)"
         con.execute(
             "INSERT INTO raw.source_kpis (source_name, kpi_id, name, description, unit, direction, aggregation, "
             "grain, owner, status, parent_kpi_id, expected_within_days, catalog_file) "
             f"SELECT ?, k.kid, k.nm, k.descr, k.unit, coalesce(dm.direction, ?), ?, ?, coalesce(k.owner, ?), "
-            f"'active', CASE WHEN {known_parent} THEN k.parent END, NULL, ? "
+            f"'active', CASE WHEN {named_parent} THEN k.parent END, NULL, ? "
             f"FROM {_KPIS} k LEFT JOIN {_DIRMAP} dm ON dm.code = k.dircode",
             [name, m.default_direction, m.aggregation, m.grain, m.default_owner, none, file_],
         )
@@ -1294,7 +1292,7 @@ class _FileLoad:
             [none],
         ).fetchone()  # type: ignore[misc]
         if n:
-            self.notes.append(f"{n} KPIs name parents that are no KPI of this file ({parents}): parent set to NULL")
+            self.notes.append(f"{n} KPIs name parents that are no KPI of this file ({parents})")
 
     # ---- message helpers
 

@@ -63,8 +63,11 @@ def test_mta_nyct_monthly_kpis_with_targets(real_data: Path, project: Path, con:
     assert len(kpis) == 86
     assert kpis["100360"] == ["Employee Lost Time and Restricted Duty Rate", "lower_is_better", None, "-"]
     ids = {r["INDICATOR_SEQ"] for r in records}
-    with_parent = {r["INDICATOR_SEQ"] for r in records if r["PARENT_SEQ"] in ids}
+    with_parent = {r["INDICATOR_SEQ"] for r in records if r["PARENT_SEQ"] not in ("", "0")}
     assert {k for k, v in kpis.items() if v[2] is not None} == with_parent
+    # parents missing from the file are kept as written, for dbt to report as parent_kpi_missing
+    missing = {k for k in with_parent if kpis[k][2] not in ids}
+    assert missing == {"166687", "166716", "166724", "204043", "304491", "374956"}
     assert rows(con, "SELECT count(*) FROM raw.source_kpi_metrics WHERE kpi_id = metric_name") == [(86,)]
     # quoted descriptions keep their line breaks (LF inside CRLF rows)
     multi = {r["INDICATOR_SEQ"]: r["DESCRIPTION"] for r in records if "\n" in r["DESCRIPTION"]}
@@ -72,7 +75,7 @@ def test_mta_nyct_monthly_kpis_with_targets(real_data: Path, project: Path, con:
     kpi, text = next(iter(sorted(multi.items())))
     assert rows(con, "SELECT description FROM raw.source_kpis WHERE kpi_id = ?", [kpi]) == [(text.strip(),)]
     # what the mapping could not take as given is said, not hidden
-    assert "direction codes ['N']" in result.message and "parent set to NULL" in result.message
+    assert "direction codes ['N']" in result.message and "name parents that are no KPI" in result.message
     outcome = validate_loaded_batch(con, mta_source(path), "L1", known_metrics=ids)
     assert outcome.status == "success", outcome.summary
     assert (outcome.rows_in_batch, outcome.sampled) == (9213, False)
