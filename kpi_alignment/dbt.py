@@ -49,6 +49,7 @@ def dbt_vars(project: Project, evaluation_date: dt.date | None = None) -> dict[s
         "week_start": s.calendar.week_start,
         "fiscal_year_start_month": s.calendar.fiscal_year_start_month,
         "severity": s.severity.model_dump(),
+        "grace_days": s.grace_days.model_dump(),
     }
     if evaluation_date is not None:
         out["evaluation_date"] = evaluation_date.isoformat()

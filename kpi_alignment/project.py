@@ -90,6 +90,19 @@ class Severities(_Strict):
     id_cleanup: Severity = Field("warn", description="Ids that only matched after trimming / case folding (B28).")
 
 
+class GraceDays(_Strict):
+    """Days after a period ends by which its value is expected, per grain (a KPI's ``expected_within_days`` wins).
+
+    A linked KPI with no value for the latest period that is due by then is ``silent``.
+    """
+
+    day: int = Field(2, ge=0)
+    week: int = Field(3, ge=0)
+    month: int = Field(10, ge=0)
+    quarter: int = Field(20, ge=0)
+    year: int = Field(45, ge=0)
+
+
 class Warehouse(_Strict):
     """DuckDB settings applied to every connection the pipeline opens."""
 
@@ -109,6 +122,7 @@ class Settings(_Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     calendar: Calendar = Field(default_factory=Calendar)
     severity: Severities = Field(default_factory=Severities)
+    grace_days: GraceDays = Field(default_factory=GraceDays)
     warehouse: Warehouse = Field(default_factory=Warehouse)
     output_dir: str = ".kpi-align"
     derived_metric_models: list[str] = Field(
