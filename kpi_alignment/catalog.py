@@ -152,6 +152,24 @@ class KpiMetrics(_Strict):
         return [v] if isinstance(v, str) else v
 
 
+class RagThresholds(_Strict):
+    """A KPI's own RAG (red / amber / green) thresholds on its 0-100 score, overriding the project defaults.
+
+    Rules apply first match: no data, no target, ``score >= green_at`` → green, ``score >= amber_at`` →
+    amber, else red (``dbt_project/models/intermediate/_int_scoring.yml``). Defaults: dbt var ``rag_thresholds``
+    (green_at 95, amber_at 80).
+    """
+
+    green_at: float = Field(ge=0, le=100, description="Lowest score (0-100) that is green.")
+    amber_at: float = Field(ge=0, le=100, description="Lowest score (0-100) that is amber; below it is red.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RagThresholds:
+        if self.amber_at > self.green_at:
+            raise ValueError(f"rag.amber_at ({self.amber_at}) is above rag.green_at ({self.green_at})")
+        return self
+
+
 class Kpi(_Strict):
     """A key performance indicator: what is measured, how it aggregates to its grain, its owner."""
 
@@ -173,6 +191,9 @@ class Kpi(_Strict):
         None,
         ge=0,
         description="Days after a period ends by which its value is expected (default per grain).",
+    )
+    rag: RagThresholds | None = Field(
+        None, description="Own RAG thresholds on the 0-100 score (default: the project's, green 95 / amber 80)."
     )
 
     @field_validator("metrics")

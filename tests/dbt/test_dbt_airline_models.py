@@ -149,7 +149,8 @@ def test_months_add_up_to_the_year(airline: tuple[Path, DbtResult, dict[str, str
     months = query(
         database,
         """
-        select count(*), sum(actual_value) from marts.fct_kpi_values where kpi_id = 'FLIGHTS' and dimension = '*'""",
+        select count(*), sum(actual_value) from marts.fct_kpi_values
+        where kpi_id = 'FLIGHTS' and dimension = '*' and is_native_grain""",
     )
     assert months == [(12, 336_776.0)]
     status = dict(query(database, "select kpi_id, status from marts.kpi_alignment"))

@@ -65,8 +65,8 @@ EXPECTED_KPIS = {
     "K_CHILD": ("connected", "connected_via_parent_kpi"),
     "K_CHILD_BAD": ("disconnected", "parent_kpi_not_connected"),
     "K_CHILD_RET": ("disconnected", "parent_kpi_retired"),
-    "K_CHILD_GHOST": ("disconnected", "unknown_parent_kpi"),
-    "K_NODATA": ("connected", "connected"),
+    "K_CHILD_GHOST": ("disconnected", "parent_kpi_missing"),
+    "K_NODATA": ("unfed", "no_metric_mapped"),  # linked, but no metric mapped
     "K_SRC": ("connected", "connected"),
 }
 
@@ -203,6 +203,7 @@ def test_every_model_builds_and_only_the_alignment_checks_fail(scenario: tuple[P
         "assert_no_disconnected_kpis": "fail",
         "assert_no_unmeasured_objectives": "fail",
         "assert_no_ids_needing_cleanup": "warn",
+        "assert_no_unfed_kpis": "fail",  # K_NODATA
     }, result.output[-3000:]
     assert result.returncode == 1  # error-severity findings fail the build
     assert result.failures_of("assert_no_orphaned_kpis") == 3
@@ -250,8 +251,8 @@ def test_data_and_link_counts(kpis: dict[str, dict[str, Any]]) -> None:
     conn, nodata, expired = kpis["K_CONN"], kpis["K_NODATA"], kpis["K_EXPIRED"]
     assert (conn["has_data"], conn["last_period_start"], conn["n_periods_with_data"]) == (True, dt.date(2024, 6, 1), 2)
     assert (conn["n_links"], conn["n_active_links"], conn["n_live_links"], conn["is_live"]) == (1, 1, 1, True)
-    # connected but without data: not live, so it measures nothing (seam for the later 'unfed' status)
-    assert (nodata["status"], nodata["has_data"], nodata["is_live"]) == ("connected", False, False)
+    # linked but fed by no metric: unfed, not live, so it measures nothing
+    assert (nodata["status"], nodata["has_data"], nodata["is_live"]) == ("unfed", False, False)
     assert (expired["n_links"], expired["n_active_links"], expired["n_live_links"]) == (1, 0, 0)
     assert kpis["K_UNKNOWN"]["n_active_links"] == 0  # a link to an unknown objective is not active
     assert kpis["K_RETIRED_OBJ"]["n_active_links"] == 1  # active link, broken chain
@@ -296,13 +297,14 @@ def test_kpi_values_per_period_and_dimension_with_targets(scenario: tuple[Path, 
         database,
         """
         select period_start, period_end, dimension, actual_value, target_value, target_type, target_origin
-        from marts.fct_kpi_values where kpi_id = 'K_CONN' order by period_start, dimension""",
+        from marts.fct_kpi_values where kpi_id = 'K_CONN' and is_native_grain order by period_start, dimension""",
     )
     assert rows == [
-        (dt.date(2024, 5, 1), dt.date(2024, 5, 31), "*", 15.0, 100.0, "at_least", "catalog"),
+        # a sum KPI's annual target of 100 is phased to each month's days (dbt_project _int_scoring.yml)
+        (dt.date(2024, 5, 1), dt.date(2024, 5, 31), "*", 15.0, 100 * (31 / 366), "at_least", "catalog_phased"),
         (dt.date(2024, 5, 1), dt.date(2024, 5, 31), "A", 10.0, None, None, None),
         (dt.date(2024, 5, 1), dt.date(2024, 5, 31), "B", 5.0, None, None, None),
-        (dt.date(2024, 6, 1), dt.date(2024, 6, 30), "*", 7.0, 100.0, "at_least", "catalog"),
+        (dt.date(2024, 6, 1), dt.date(2024, 6, 30), "*", 7.0, 100 * (30 / 366), "at_least", "catalog_phased"),
         (dt.date(2024, 6, 1), dt.date(2024, 6, 30), "A", 7.0, None, None, None),
     ]
     assert query(database, "select count(*) from marts.fct_kpi_values where kpi_id = 'K_NODATA'") == [(0,)]
@@ -367,7 +369,9 @@ def test_evaluation_date_var_overrides_run_context(rerun: tuple[Path, DbtResult]
     database, _ = rerun
     assert query(database, "select distinct evaluation_date from marts.kpi_alignment") == [(dt.date(2024, 2, 15),)]
     status = dict(query(database, "select kpi_id, status from marts.kpi_alignment"))
-    assert status["K_EXPIRED"] == "connected"  # its link holds until 2024-03-31
+    # its link holds until 2024-03-31; its only value is dated June, which does not exist yet on 2024-02-15
+    assert status["K_EXPIRED"] == "unfed"
+    assert query(database, "select n_live_links from marts.kpi_alignment where kpi_id = 'K_EXPIRED'") == [(1,)]
     assert "K_ORPH" not in status
 
 
@@ -378,4 +382,8 @@ def test_severities_come_from_the_severity_var(rerun: tuple[Path, DbtResult]) ->
         "assert_no_orphaned_kpis": "fail",  # error now (K_BLANK_LINK, K_INFO)
         "assert_no_disconnected_kpis": "warn",
         "assert_no_ids_needing_cleanup": "warn",  # unmeasured is off: not run at all
+        "assert_no_unfed_kpis": "fail",  # no value is dated on or before 2024-02-15 (default error)
+        "assert_no_silent_kpis": "pass",
+        "assert_no_stale_objectives": "pass",
+        "assert_no_unmapped_metrics": "pass",
     }, result.output[-3000:]

@@ -12,12 +12,21 @@ MARTS = {
     "fct_kpi_values",
     "kpi_alignment",
     "objective_alignment",
+    "fct_alignment_history",
+    "fct_objective_alignment_history",
+    "unmapped_metrics",
+    "fct_alignment_coverage",
+    "fct_data_age_by_owner",
 }
 ALIGNMENT_CHECKS = {
     "assert_no_orphaned_kpis": ("kpi_alignment", "warn"),
     "assert_no_disconnected_kpis": ("kpi_alignment", "error"),
     "assert_no_unmeasured_objectives": ("objective_alignment", "error"),
     "assert_no_ids_needing_cleanup": ("kpi_alignment", "warn"),
+    "assert_no_silent_kpis": ("kpi_alignment", "warn"),
+    "assert_no_unfed_kpis": ("kpi_alignment", "error"),
+    "assert_no_stale_objectives": ("objective_alignment", "warn"),
+    "assert_no_unmapped_metrics": ("unmapped_metrics", "warn"),
 }
 
 
@@ -71,12 +80,18 @@ def test_sources_cover_the_catalog_and_raw_contract_with_freshness_on_file_loads
 
 def test_catalog_snapshots_keep_history_of_kpis_objectives_and_links(dbt_manifest: dict[str, Any]) -> None:
     snapshots = {n["name"]: n for n in dbt_manifest["nodes"].values() if n["resource_type"] == "snapshot"}
-    assert set(snapshots) == {"snp_catalog__objectives", "snp_catalog__kpis", "snp_catalog__kpi_links"}
+    assert set(snapshots) == {
+        "snp_catalog__objectives",
+        "snp_catalog__kpis",
+        "snp_catalog__kpi_links",
+        "snp_catalog__kpi_metrics",
+    }
     keys = {name: node["config"]["unique_key"] for name, node in snapshots.items()}
     assert keys == {
         "snp_catalog__objectives": "objective_id",
         "snp_catalog__kpis": "kpi_id",
         "snp_catalog__kpi_links": "link_key",
+        "snp_catalog__kpi_metrics": "metric_key",
     }
     assert all(node["config"]["strategy"] == "check" for node in snapshots.values())
 

@@ -1,13 +1,12 @@
--- One row per KPI: its alignment status on the evaluation date and the cause, in words.
--- Rules (first that applies): retired -> connected (a live link of its own, or through its parent KPI chain)
--- -> orphaned (no counted link and no parent KPI) -> disconnected. Details in _intermediate.yml.
--- Later statuses (silent, unfed) slot into the `status` case below before `connected`.
+-- One row per KPI of the catalog as of the evaluation: its alignment status on the evaluation date and the
+-- cause, as a code and as a sentence. The status is the one `case` in `classified` (precedence documented in
+-- _intermediate.yml); causes follow in `caused`.
 
 with
 
 kpis as (
 
-    select * from {{ ref('int_kpis_resolved') }}
+    select * from {{ ref('int_kpis_as_of') }}
 
 ),
 
@@ -48,18 +47,24 @@ ancestry as (
 
 ),
 
-values_summary as (
+feeds as (
+
+    select * from {{ ref('int_kpi_feeds') }}
+
+),
+
+renames as (
 
     select
         kpi_id,
-        max(period_start) as last_period_start,
-        count(*) as n_periods_with_data
-    from {{ ref('int_kpi_values_by_period') }}
-    cross join run_context
-    -- data for periods after the evaluation date do not count (evaluating a past date sees the past)
-    where dimension = '*'
-        and actual_value is not null
-        and period_start <= run_context.evaluation_date
+        count(*) as n_rename_candidates,
+        {{ dbt.listagg(
+            "'''' || metric_name || ''' (source ' || coalesce(source_name, 'unknown') || ', since '
+                || cast(first_row_date as " ~ dbt.type_string() ~ ") || ')'",
+            "', '", 'order by metric_name, source_name') }} as rename_candidates,
+        {{ dbt.listagg("'''' || kpi_metric_name || ''''", "', '", 'order by kpi_metric_name') }}
+            as renamed_metric_names
+    from {{ ref('int_metric_rename_candidates') }}
     group by kpi_id
 
 ),
@@ -196,14 +201,12 @@ retired_ancestor as (
 
 ),
 
-classified as (
+joined as (
 
     select
         kpi_state.*,
         run_context.evaluation_date,
-        values_summary.last_period_start,
-        coalesce(values_summary.n_periods_with_data, 0) as n_periods_with_data,
-        values_summary.kpi_id is not null as has_data,
+        kpi_state.n_live_links > 0 or connected_ancestor.ancestor_kpi_id is not null as reaches_objective,
         connected_ancestor.ancestor_kpi_id as connected_via_kpi_id,
         reached_strategic.strategic_objective_ids,
         retired_ancestor.in_cycle,
@@ -212,18 +215,31 @@ classified as (
         parent.kpi_name as parent_kpi_name,
         parent.broken_link_text as parent_broken_link_text,
         parent.n_links as parent_n_links,
-        case
-            when kpi_state.catalog_status = 'retired' then 'retired'
-            when kpi_state.n_live_links > 0 then 'connected'
-            when connected_ancestor.ancestor_kpi_id is not null then 'connected'
-            when kpi_state.parent_kpi_id is null and kpi_state.n_links = kpi_state.n_informational_links
-                then 'orphaned'
-            else 'disconnected'
-        end as status
+        feeds.n_metric_names,
+        feeds.metric_names,
+        feeds.missing_metric_names,
+        feeds.source_names,
+        feeds.n_metric_rows,
+        feeds.n_metric_values,
+        feeds.last_row_date,
+        feeds.last_value_date,
+        feeds.last_period_start,
+        feeds.n_periods_with_data,
+        feeds.grace_days,
+        feeds.grace_origin,
+        feeds.expected_period_start,
+        feeds.expected_by,
+        feeds.is_overdue,
+        feeds.data_age_days,
+        coalesce(renames.n_rename_candidates, 0) as n_rename_candidates,
+        renames.rename_candidates,
+        renames.renamed_metric_names
     from kpi_state
     cross join run_context
-    left join values_summary
-        on values_summary.kpi_id = kpi_state.kpi_id
+    left join feeds
+        on feeds.kpi_id = kpi_state.kpi_id
+    left join renames
+        on renames.kpi_id = kpi_state.kpi_id
     left join connected_ancestor
         on connected_ancestor.kpi_id = kpi_state.kpi_id
     left join reached_strategic
@@ -235,22 +251,52 @@ classified as (
 
 ),
 
+classified as (
+
+    select
+        *,
+        -- THE status rule, first match wins (see _intermediate.yml): the catalog says retired; the KPI reaches
+        -- no live strategic objective (never linked -> orphaned, else disconnected); it reaches one but no source
+        -- metric feeds it (unfed) or its latest value is overdue (silent); else connected.
+        case
+            when catalog_status = 'retired' then 'retired'
+            when not reaches_objective and parent_kpi_id is null and n_links = n_informational_links
+                then 'orphaned'
+            when not reaches_objective then 'disconnected'
+            when n_metric_names = 0 or n_metric_rows = 0 or n_rename_candidates > 0 then 'unfed'
+            when is_overdue then 'silent'
+            else 'connected'
+        end as status
+    from joined
+
+),
+
 caused as (
 
     select
         *,
         case
             when status = 'retired' then 'kpi_retired'
-            when status = 'connected' and n_live_links > 0 then 'connected'
-            when status = 'connected' then 'connected_via_parent_kpi'
             when status = 'orphaned' and n_links = 0 then 'no_link'
             when status = 'orphaned' then 'only_informational_links'
-            when break_code is not null then break_code
-            when parent_kpi_id is not null and not parent_known then 'unknown_parent_kpi'
-            when retired_kpi_id is not null then 'parent_kpi_retired'
-            when in_cycle then 'kpi_parent_cycle'
-            else 'parent_kpi_not_connected'
-        end as cause_code
+            when status = 'disconnected' and break_code is not null then break_code
+            when status = 'disconnected' and parent_kpi_id is not null and not parent_known then 'parent_kpi_missing'
+            when status = 'disconnected' and retired_kpi_id is not null then 'parent_kpi_retired'
+            when status = 'disconnected' and in_cycle then 'kpi_parent_cycle'
+            when status = 'disconnected' then 'parent_kpi_not_connected'
+            when status = 'unfed' and n_metric_names = 0 then 'no_metric_mapped'
+            when status = 'unfed' and n_rename_candidates > 0 then 'metric_renamed'
+            when status = 'unfed' then 'metric_not_in_data'
+            when status = 'silent' and last_value_date is null then 'no_value'
+            when status = 'silent' then 'value_overdue'
+            when n_live_links > 0 then 'connected'
+            else 'connected_via_parent_kpi'
+        end as cause_code,
+        -- how the KPI reaches its objectives, for the sentences of linked KPIs
+        case
+            when n_live_links > 0 then live_link_text
+            else 'through its parent KPI chain: ' || connected_via_kpi_id || ' has a live link'
+        end as reach_text
     from classified
 
 ),
@@ -274,7 +320,7 @@ final as (
                     else '' end
             when 'only_informational_links' then ' has only informational links, which do not count: '
                 || caused.informational_link_text
-            when 'unknown_parent_kpi' then ' has no live link of its own and its parent KPI '''
+            when 'parent_kpi_missing' then ' has no live link of its own and its parent KPI '''
                 || caused.parent_kpi_id || ''' is not in the catalog'
             when 'parent_kpi_retired' then ' has no live link of its own and its parent KPI chain is cut: '
                 || {{ kpi_alignment.label('caused.retired_kpi_id', 'caused.retired_kpi_name') }} || ' is retired'
@@ -284,22 +330,49 @@ final as (
                 || coalesce(caused.parent_broken_link_text,
                     case when caused.parent_n_links = 0 then 'it has no link of its own'
                         else 'it has no live link' end)
+            when 'no_metric_mapped' then ' is linked (' || caused.reach_text
+                || ') but unfed: no source metric is mapped to it (add metrics: to the KPI in the catalog)'
+            when 'metric_not_in_data' then ' is linked (' || caused.reach_text
+                || ') but unfed: no data row for its metric(s) ' || '''' || caused.metric_names || ''''
+                || ' up to ' || cast(caused.evaluation_date as {{ dbt.type_string() }})
+                || ' - is the mapping broken?'
+            when 'metric_renamed' then ' is linked (' || caused.reach_text
+                || ') but unfed: its metric ' || caused.renamed_metric_names
+                || coalesce(' stopped arriving after ' || cast(caused.last_row_date as {{ dbt.type_string() }}),
+                    ' has no data row')
+                || ' and the unmapped metric ' || caused.rename_candidates
+                || ' looks like it - renamed? Add the new name to the KPI''s metrics as an alias'
+            when 'no_value' then ' is linked (' || caused.reach_text
+                || ') but silent: its metric rows carry no value; the ' || caused.grain || ' starting '
+                || cast(caused.expected_period_start as {{ dbt.type_string() }}) || ' was due by '
+                || cast(caused.expected_by as {{ dbt.type_string() }})
+            when 'value_overdue' then ' is linked (' || caused.reach_text
+                || ') but silent: its latest value is for the ' || caused.grain || ' starting '
+                || cast(caused.last_period_start as {{ dbt.type_string() }}) || '; the ' || caused.grain
+                || ' starting ' || cast(caused.expected_period_start as {{ dbt.type_string() }})
+                || ' was due by ' || cast(caused.expected_by as {{ dbt.type_string() }})
+                || ' (' || cast(caused.grace_days as {{ dbt.type_string() }}) || ' days after the period ends, '
+                || case when caused.grace_origin = 'kpi' then 'expected_within_days of the KPI'
+                    else 'default for its grain' end || ')'
             else ' reaches no live strategic objective: ' || caused.broken_link_text
         end
         || case
-            when caused.status in ('orphaned', 'disconnected') and not caused.has_data then '; it has no data yet'
+            when caused.status in ('orphaned', 'disconnected') and caused.n_metric_values = 0
+                then '; it has no data yet'
             else ''
         end
         || '.' as cause_text,
-        caused.has_data,
+        caused.n_metric_values > 0 as has_data,
         caused.last_period_start,
         caused.n_periods_with_data,
         caused.n_links,
         caused.n_active_links,
         caused.n_live_links,
-        case when caused.status = 'connected' then caused.strategic_objective_ids end as strategic_objective_ids,
+        case
+            when caused.status in ('connected', 'silent', 'unfed') then caused.strategic_objective_ids
+        end as strategic_objective_ids,
         caused.parent_kpi_id,
-        case when caused.cause_code = 'connected_via_parent_kpi' then caused.connected_via_kpi_id end
+        case when caused.reaches_objective and caused.n_live_links = 0 then caused.connected_via_kpi_id end
             as connected_via_kpi_id,
         caused.id_cleanup_reason is not null
             or caused.parent_id_cleanup_reason is not null
@@ -312,7 +385,21 @@ final as (
                 || caused.parent_kpi_id || ''' (' || caused.parent_id_cleanup_reason || ')', '')
             || coalesce('; ' || caused.link_cleanup_text, '')
             from 3), '') as id_cleanup_text,
-        caused.status = 'connected' and caused.has_data as is_live,
+        -- the one definition of a KPI that measures the objectives it reaches
+        caused.status = 'connected' as is_live,
+        caused.reaches_objective,
+        caused.grain,
+        caused.n_metric_names,
+        caused.metric_names,
+        caused.missing_metric_names,
+        caused.source_names,
+        caused.n_metric_rows,
+        caused.last_value_date,
+        caused.grace_days,
+        caused.expected_period_start,
+        caused.expected_by,
+        caused.data_age_days,
+        caused.rename_candidates,
         caused.catalog_status,
         caused.origin,
         caused.evaluation_date

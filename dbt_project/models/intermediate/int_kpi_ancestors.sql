@@ -1,5 +1,5 @@
 {%- set max_depth = var('max_hierarchy_depth', 32) | int -%}
--- Every KPI with each of its ancestor KPIs through parent_kpi_id (itself at distance 0). Same walk as
+-- Every KPI (catalog as of the evaluation, int_kpis_as_of) with each of its ancestor KPIs through parent_kpi_id (itself at distance 0). Same walk as
 -- int_objective_ancestors: known parents only, bounded depth, n_visits > 1 marks a cycle.
 
 with recursive
@@ -7,7 +7,7 @@ with recursive
 kpis as (
 
     select kpi_id, parent_kpi_id, parent_known
-    from {{ ref('int_kpis_resolved') }}
+    from {{ ref('int_kpis_as_of') }}
 
 ),
 

@@ -1,11 +1,12 @@
--- One row per KPI -> objective link, its ids resolved (macros/ids.sql) and judged on the evaluation date:
--- link_state says whether it counts for alignment and, if it does not reach a live strategic objective, why.
+-- One row per KPI -> objective link of the catalog as of the evaluation (int_kpi_links_as_of), its ids resolved
+-- against that same catalog (macros/ids.sql) and judged on the evaluation date: link_state says whether it counts
+-- for alignment and, if it does not reach a live strategic objective, why.
 
 with
 
 links as (
 
-    select * from {{ ref('stg_catalog__kpi_links') }}
+    select * from {{ ref('int_kpi_links_as_of') }}
 
 ),
 
@@ -17,13 +18,13 @@ run_context as (
 
 kpis as (
 
-    select kpi_id from {{ ref('int_kpis_resolved') }}
+    select kpi_id from {{ ref('int_kpis_as_of') }}
 
 ),
 
 objectives as (
 
-    select objective_id, name from {{ ref('int_objectives_resolved') }}
+    select objective_id, name from {{ ref('int_objectives_as_of') }}
 
 ),
 
@@ -37,9 +38,9 @@ resolved as (
 
     select
         links.*,
-        {{ kpi_alignment.resolve_id('links.kpi_id_as_written', ref('stg_catalog__kpis'), 'kpi_id') }}
+        {{ kpi_alignment.resolve_id('links.kpi_id_as_written', ref('int_kpis_as_of'), 'kpi_id') }}
             as resolved_kpi_id,
-        {{ kpi_alignment.resolve_id('links.objective_id_as_written', ref('stg_catalog__objectives'), 'objective_id') }}
+        {{ kpi_alignment.resolve_id('links.objective_id_as_written', ref('int_objectives_as_of'), 'objective_id') }}
             as resolved_objective_id
     from links
 

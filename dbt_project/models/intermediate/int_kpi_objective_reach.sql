@@ -6,7 +6,7 @@ with
 
 kpis as (
 
-    select kpi_id, catalog_status from {{ ref('int_kpis_resolved') }}
+    select kpi_id, catalog_status from {{ ref('int_kpis_as_of') }}
 
 ),
 

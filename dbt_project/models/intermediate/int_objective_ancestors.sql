@@ -1,5 +1,5 @@
 {%- set max_depth = var('max_hierarchy_depth', 32) | int -%}
--- Every objective with each of its ancestors (itself at distance 0, its parent at 1, ...). The walk follows
+-- Every objective (of the catalog as of the evaluation, int_objectives_as_of) with each of its ancestors (itself at distance 0, its parent at 1, ...). The walk follows
 -- known parents only and stops after max_hierarchy_depth steps, so a cycle ends too: its members then appear
 -- more than once (n_visits > 1), which int_objective_paths reports as a cycle.
 
@@ -8,7 +8,7 @@ with recursive
 objectives as (
 
     select objective_id, parent_objective_id, parent_known
-    from {{ ref('int_objectives_resolved') }}
+    from {{ ref('int_objectives_as_of') }}
 
 ),
 

@@ -27,7 +27,7 @@ judged as (
             when resolved.time_frame_start > run_context.evaluation_date then 'objective_not_started'
             when resolved.time_frame_end < run_context.evaluation_date then 'objective_time_frame_ended'
         end as not_live_code
-    from {{ ref('int_objectives_resolved') }} as resolved
+    from {{ ref('int_objectives_as_of') }} as resolved
     cross join run_context
 
 ),

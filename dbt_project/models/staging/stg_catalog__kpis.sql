@@ -1,6 +1,7 @@
 -- The catalog's KPIs (YAML) and those sources derive from their own columns, one row per KPI id.
 -- An id defined in both keeps the YAML definition (curated beats derived). Rows without an id are kept so that
--- dim_kpis can report them.
+-- dim_kpis can report them. rag_green_at / rag_amber_at (a KPI's own RAG thresholds, catalog `rag:` block) are
+-- read when the table has them (macros/scoring.sql column_or_null), so an older warehouse still builds.
 
 with
 
@@ -9,6 +10,8 @@ catalog_kpis as (
     select
         kpi_id, name, description, unit, direction, aggregation, grain, owner, status,
         parent_kpi_id, expected_within_days, catalog_file,
+        {{ kpi_alignment.column_or_null(source('catalog', 'kpis'), 'rag_green_at', kpi_alignment.type_double()) }} as rag_green_at,
+        {{ kpi_alignment.column_or_null(source('catalog', 'kpis'), 'rag_amber_at', kpi_alignment.type_double()) }} as rag_amber_at,
         'catalog' as origin,
         cast(null as {{ dbt.type_string() }}) as source_name,
         1 as origin_rank
@@ -21,6 +24,8 @@ source_kpis as (
     select
         kpi_id, name, description, unit, direction, aggregation, grain, owner, status,
         parent_kpi_id, expected_within_days, catalog_file,
+        {{ kpi_alignment.column_or_null(source('raw', 'source_kpis'), 'rag_green_at', kpi_alignment.type_double()) }} as rag_green_at,
+        {{ kpi_alignment.column_or_null(source('raw', 'source_kpis'), 'rag_amber_at', kpi_alignment.type_double()) }} as rag_amber_at,
         'source' as origin,
         source_name,
         2 as origin_rank
@@ -52,6 +57,8 @@ renamed as (
         {{ kpi_alignment.normalize_id('parent_kpi_id') }} as parent_kpi_id,
         parent_kpi_id as parent_kpi_id_as_written,
         cast(expected_within_days as integer) as expected_within_days,
+        rag_green_at,
+        rag_amber_at,
         origin,
         source_name,
         catalog_file,
@@ -90,6 +97,8 @@ final as (
         parent_kpi_id,
         parent_kpi_id_as_written,
         expected_within_days,
+        rag_green_at,
+        rag_amber_at,
         origin,
         source_name,
         catalog_file,

@@ -1,0 +1,460 @@
+{%- set grains = ['day', 'week', 'month', 'quarter', 'year'] -%}
+{%- set bounds = ['target_value', 'lower_value', 'upper_value', 'baseline_value'] -%}
+-- Each KPI's metric values aggregated with its aggregation, per dimension and for '*' (all dimensions), to the
+-- KPI's own grain and to every coarser grain up to year (is_native_grain), always from the base observations
+-- (a year ratio is Σ numerator / Σ denominator over the year, a year average the mean of the base values), with
+-- the period's target. A period without any metric row has no row here (never a zero).
+-- Formulas and target rules: _int_scoring.yml (int_kpi_values_by_grain).
+
+with
+
+kpis as (
+
+    select
+        kpi_id,
+        direction,
+        aggregation,
+        grain as kpi_grain,
+        {{ kpi_alignment.grain_rank('grain') }} as kpi_grain_rank
+    from {{ ref('int_kpis_resolved') }}
+
+),
+
+grains as (
+    {% for grain in grains %}
+    select '{{ grain }}' as grain, {{ kpi_alignment.grain_rank("'" ~ grain ~ "'") }} as grain_rank
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+
+),
+
+kpi_metrics as (
+
+    select distinct
+        {{ kpi_alignment.resolve_id('kpi_metrics.kpi_id', ref('stg_catalog__kpis'), 'kpi_id') }} as kpi_id,
+        kpi_metrics.metric_name,
+        kpi_metrics.role
+    from {{ ref('stg_catalog__kpi_metrics') }} as kpi_metrics
+    where kpi_metrics.kpi_id is not null
+        and kpi_metrics.metric_name is not null
+
+),
+
+metric_values as (
+
+    select * from {{ ref('int_metric_values_unioned') }}
+
+),
+
+matched as (
+
+    select
+        kpi_metrics.kpi_id,
+        kpi_metrics.role,
+        metric_values.metric_name,
+        metric_values.period_date,
+        metric_values.dimension,
+        metric_values.value,
+        metric_values.target_value,
+        metric_values.source_name
+    from metric_values
+    inner join kpi_metrics
+        on kpi_metrics.metric_name = metric_values.metric_name
+
+),
+
+-- alias names (e.g. revenue and net_revenue after a rename) are one series: one value per KPI, role, day and
+-- dimension, a non-null one first
+one_series as (
+
+    select * from (
+        select
+            matched.*,
+            row_number() over (
+                partition by kpi_id, role, period_date, dimension
+                order by case when value is null then 1 else 0 end, metric_name, source_name
+            ) as series_rank
+        from matched
+    ) as ranked
+    where series_rank = 1
+
+),
+
+-- '*' (all dimensions) on a day is the source's own '*' row when it gives one, else that day's dimension rows
+daily as (
+
+    select kpi_id, role, period_date, dimension, value, target_value
+    from one_series
+    where dimension <> '*'
+
+    union all
+
+    select kpi_id, role, period_date, dimension, value, target_value
+    from one_series
+    where dimension = '*'
+
+    union all
+
+    select breakdown.kpi_id, breakdown.role, breakdown.period_date, '*' as dimension, breakdown.value,
+        breakdown.target_value
+    from one_series as breakdown
+    where breakdown.dimension <> '*'
+        and not exists (
+            select 1
+            from one_series as total
+            where total.kpi_id = breakdown.kpi_id
+                and total.role = breakdown.role
+                and total.period_date = breakdown.period_date
+                and total.dimension = '*'
+        )
+
+),
+
+-- every base observation once per grain from the KPI's own up to year
+periodized as (
+
+    select
+        daily.*,
+        kpis.direction,
+        kpis.aggregation,
+        kpis.kpi_grain,
+        grains.grain,
+        grains.grain_rank = kpis.kpi_grain_rank as is_native_grain,
+        {{ kpi_alignment.period_start('grains.grain', 'daily.period_date') }} as period_start
+    from daily
+    inner join kpis
+        on kpis.kpi_id = daily.kpi_id
+    inner join grains
+        on grains.grain_rank >= kpis.kpi_grain_rank
+
+),
+
+period_dates as (
+
+    select
+        kpi_id,
+        grain,
+        period_start,
+        dimension,
+        max(case when role = 'value' and value is not null then period_date end) as last_value_date,
+        max(case when target_value is not null then period_date end) as last_target_date
+    from periodized
+    group by kpi_id, grain, period_start, dimension
+
+),
+
+aggregated as (
+
+    select
+        periodized.kpi_id,
+        periodized.grain,
+        periodized.period_start,
+        periodized.dimension,
+        periodized.kpi_grain,
+        periodized.is_native_grain,
+        periodized.direction,
+        periodized.aggregation,
+        sum(case when periodized.role = 'value' then periodized.value end) as value_sum,
+        avg(case when periodized.role = 'value' then periodized.value end) as value_avg,
+        min(case when periodized.role = 'value' then periodized.value end) as value_min,
+        max(case when periodized.role = 'value' then periodized.value end) as value_max,
+        sum(case when periodized.role = 'value' and periodized.period_date = period_dates.last_value_date
+            then periodized.value end) as value_last,
+        count(case when periodized.role = 'value' then periodized.value end) as n_value_observations,
+        sum(case when periodized.role = 'numerator' then periodized.value end) as numerator_sum,
+        sum(case when periodized.role = 'denominator' then periodized.value end) as denominator_sum,
+        count(periodized.value) as n_observations,
+        max(periodized.period_date) as last_observation_date,
+        sum(periodized.target_value) as target_sum,
+        avg(periodized.target_value) as target_avg,
+        avg(case when periodized.period_date = period_dates.last_target_date
+            then periodized.target_value end) as target_latest
+    from periodized
+    inner join period_dates
+        on period_dates.kpi_id = periodized.kpi_id
+        and period_dates.grain = periodized.grain
+        and period_dates.period_start = periodized.period_start
+        and period_dates.dimension = periodized.dimension
+    group by
+        periodized.kpi_id,
+        periodized.grain,
+        periodized.period_start,
+        periodized.dimension,
+        periodized.kpi_grain,
+        periodized.is_native_grain,
+        periodized.direction,
+        periodized.aggregation
+
+),
+
+valued as (
+
+    select
+        *,
+        {{ kpi_alignment.period_end('grain', 'period_start') }} as period_end,
+        case aggregation
+            when 'sum' then value_sum
+            when 'average' then value_avg
+            when 'min' then value_min
+            when 'max' then value_max
+            when 'last' then value_last
+            -- ratio of sums, never an average of daily ratios
+            when 'ratio' then numerator_sum / nullif(denominator_sum, 0)
+        end as actual_value,
+        case aggregation
+            when 'sum' then target_sum
+            when 'average' then target_avg
+            else target_latest
+        end as source_target_value
+    from aggregated
+
+),
+
+-- the '*' rows catalog targets apply to
+total_rows as (
+
+    select
+        kpi_id,
+        grain,
+        period_start,
+        period_end,
+        aggregation,
+        is_native_grain,
+        denominator_sum,
+        n_value_observations,
+        {{ kpi_alignment.period_days('period_start', 'period_end') }} as period_days
+    from valued
+    where dimension = '*'
+
+),
+
+catalog_targets as (
+
+    select
+        {{ kpi_alignment.resolve_id('targets.kpi_id_as_written', ref('stg_catalog__kpis'), 'kpi_id') }} as kpi_id,
+        targets.period_start as target_period_start,
+        targets.period_end as target_period_end,
+        {{ kpi_alignment.period_days('targets.period_start', 'targets.period_end') }} as target_days,
+        targets.target_type,
+        targets.target_value,
+        targets.lower_value,
+        targets.upper_value,
+        targets.baseline_value
+    from {{ ref('stg_catalog__targets') }} as targets
+
+),
+
+-- rule 1: a catalog target covering the whole period, the narrowest first; a sum KPI's target for a longer
+-- period is phased to the row's share of its days
+covering_targets as (
+
+    select
+        kpi_id,
+        grain,
+        period_start,
+        target_type,
+        {%- for column in bounds %}
+        {{ column }} * phase as {{ column }},
+        {%- endfor %}
+        case when phase < 1 then 'catalog_phased' else 'catalog' end as target_origin
+    from (
+        select
+            total_rows.kpi_id,
+            total_rows.grain,
+            total_rows.period_start,
+            catalog_targets.target_type,
+            {%- for column in bounds %}
+            catalog_targets.{{ column }},
+            {%- endfor %}
+            case
+                when total_rows.aggregation = 'sum'
+                    then cast(total_rows.period_days as {{ kpi_alignment.type_double() }}) / catalog_targets.target_days
+                else 1.0
+            end as phase,
+            row_number() over (
+                partition by total_rows.kpi_id, total_rows.grain, total_rows.period_start
+                order by catalog_targets.target_days, catalog_targets.target_period_start desc
+            ) as target_rank
+        from total_rows
+        inner join catalog_targets
+            on catalog_targets.kpi_id = total_rows.kpi_id
+            and catalog_targets.target_period_start <= total_rows.period_start
+            and catalog_targets.target_period_end >= total_rows.period_end
+    ) as ranked
+    where target_rank = 1
+
+),
+
+-- rule 2 (sum KPIs): catalog targets of one type lying inside the period and adding up to all of its days
+-- (e.g. twelve monthly targets for a year) are summed
+summed_targets as (
+
+    select
+        total_rows.kpi_id,
+        total_rows.grain,
+        total_rows.period_start,
+        min(catalog_targets.target_type) as target_type,
+        {%- for column in bounds %}
+        case when count(catalog_targets.{{ column }}) = count(*) then sum(catalog_targets.{{ column }}) end
+            as {{ column }},
+        {%- endfor %}
+        'rolled_up' as target_origin
+    from total_rows
+    inner join catalog_targets
+        on catalog_targets.kpi_id = total_rows.kpi_id
+        and catalog_targets.target_period_start >= total_rows.period_start
+        and catalog_targets.target_period_end <= total_rows.period_end
+    where total_rows.aggregation = 'sum'
+    group by total_rows.kpi_id, total_rows.grain, total_rows.period_start, total_rows.period_days
+    having count(distinct catalog_targets.target_type) = 1
+        and sum(catalog_targets.target_days) = total_rows.period_days
+
+),
+
+-- the catalog target of each KPI's own-grain '*' row (rule 1 or 2), the input of rule 3
+native_targets as (
+
+    select
+        total_rows.kpi_id,
+        total_rows.period_start,
+        total_rows.aggregation,
+        total_rows.denominator_sum,
+        total_rows.n_value_observations,
+        coalesce(covering_targets.target_type, summed_targets.target_type) as target_type,
+        {%- for column in bounds %}
+        case when covering_targets.kpi_id is not null then covering_targets.{{ column }}
+            else summed_targets.{{ column }} end as {{ column }},
+        {%- endfor %}
+        total_rows.period_start as native_period_start
+    from total_rows
+    left join covering_targets
+        on covering_targets.kpi_id = total_rows.kpi_id
+        and covering_targets.grain = total_rows.grain
+        and covering_targets.period_start = total_rows.period_start
+    left join summed_targets
+        on summed_targets.kpi_id = total_rows.kpi_id
+        and summed_targets.grain = total_rows.grain
+        and summed_targets.period_start = total_rows.period_start
+    where total_rows.is_native_grain
+
+),
+
+-- rule 3 (other aggregations, coarser grains): when every own-grain period with data in the coarser period
+-- has a catalog target of one type, they combine like the values do: ratio weighted by the denominator,
+-- average by the number of observations, last / min / max the latest period's target
+native_in_coarse as (
+
+    select
+        coarse.kpi_id,
+        coarse.grain,
+        coarse.period_start,
+        coarse.aggregation,
+        native_targets.target_type,
+        {%- for column in bounds %}
+        native_targets.{{ column }},
+        {%- endfor %}
+        native_targets.denominator_sum,
+        native_targets.n_value_observations,
+        row_number() over (
+            partition by coarse.kpi_id, coarse.grain, coarse.period_start
+            order by native_targets.native_period_start desc
+        ) as recency
+    from total_rows as coarse
+    inner join native_targets
+        on native_targets.kpi_id = coarse.kpi_id
+        and native_targets.native_period_start >= coarse.period_start
+        and native_targets.native_period_start <= coarse.period_end
+    where not coarse.is_native_grain
+        and coarse.aggregation <> 'sum'
+
+),
+
+rolled_targets as (
+
+    select
+        kpi_id,
+        grain,
+        period_start,
+        min(target_type) as target_type,
+        {%- for column in bounds %}
+        case min(aggregation)
+            when 'ratio' then coalesce(
+                sum({{ column }} * denominator_sum) / nullif(sum(case when {{ column }} is not null
+                    then denominator_sum end), 0),
+                avg({{ column }}))
+            when 'average' then
+                sum({{ column }} * n_value_observations) / nullif(sum(case when {{ column }} is not null
+                    then n_value_observations end), 0)
+            else max(case when recency = 1 then {{ column }} end)
+        end as {{ column }},
+        {%- endfor %}
+        'rolled_up' as target_origin
+    from native_in_coarse
+    group by kpi_id, grain, period_start
+    having count(target_type) = count(*)
+        and count(distinct target_type) = 1
+
+),
+
+final as (
+
+    select
+        valued.kpi_id,
+        valued.kpi_grain,
+        valued.grain,
+        valued.is_native_grain,
+        valued.period_start,
+        valued.period_end,
+        valued.dimension,
+        valued.aggregation,
+        valued.direction,
+        valued.actual_value,
+        case when valued.aggregation = 'ratio' then valued.numerator_sum end as numerator_value,
+        case when valued.aggregation = 'ratio' then valued.denominator_sum end as denominator_value,
+        case
+            when covering_targets.kpi_id is not null then covering_targets.target_value
+            when summed_targets.kpi_id is not null then summed_targets.target_value
+            when rolled_targets.kpi_id is not null then rolled_targets.target_value
+            else valued.source_target_value
+        end as target_value,
+        case
+            when covering_targets.kpi_id is not null then covering_targets.target_type
+            when summed_targets.kpi_id is not null then summed_targets.target_type
+            when rolled_targets.kpi_id is not null then rolled_targets.target_type
+            when valued.source_target_value is null then null
+            when valued.direction = 'lower_is_better' then 'at_most'
+            else 'at_least'
+        end as target_type,
+        {%- for column in bounds[1:] %}
+        coalesce(covering_targets.{{ column }}, summed_targets.{{ column }}, rolled_targets.{{ column }})
+            as target_{{ column }},
+        {%- endfor %}
+        case
+            when covering_targets.kpi_id is not null then covering_targets.target_origin
+            when summed_targets.kpi_id is not null then summed_targets.target_origin
+            when rolled_targets.kpi_id is not null then rolled_targets.target_origin
+            when valued.source_target_value is not null then 'source'
+        end as target_origin,
+        valued.n_observations,
+        valued.n_value_observations,
+        valued.last_observation_date
+    from valued
+    left join covering_targets
+        on covering_targets.kpi_id = valued.kpi_id
+        and covering_targets.grain = valued.grain
+        and covering_targets.period_start = valued.period_start
+        and valued.dimension = '*'
+    left join summed_targets
+        on summed_targets.kpi_id = valued.kpi_id
+        and summed_targets.grain = valued.grain
+        and summed_targets.period_start = valued.period_start
+        and valued.dimension = '*'
+    left join rolled_targets
+        on rolled_targets.kpi_id = valued.kpi_id
+        and rolled_targets.grain = valued.grain
+        and rolled_targets.period_start = valued.period_start
+        and valued.dimension = '*'
+
+)
+
+select * from final

@@ -1,0 +1,52 @@
+-- KPIs (with an id, parent KPI resolved) as the catalog stood for this evaluation: the version of snp_catalog__kpis valid at
+-- int_evaluation_runs.catalog_as_of (dbt_valid_from <= catalog_as_of < dbt_valid_to). For a normal run that is the
+-- catalog just snapshotted; for a restatement of a past date, the catalog that date was judged with.
+
+with
+
+evaluation as (
+
+    select runs.catalog_as_of
+    from {{ ref('int_evaluation_runs') }} as runs
+    inner join {{ ref('stg_catalog__run_context') }} as run_context
+        on run_context.evaluation_date = runs.evaluation_date
+
+),
+
+versions as (
+
+    select * from {{ ref('snp_catalog__kpis') }}
+
+),
+
+final as (
+
+    select
+        versions.kpi_id,
+        versions.kpi_id_as_written,
+        versions.id_cleanup_reason,
+        versions.kpi_name,
+        versions.description,
+        versions.unit,
+        versions.direction,
+        versions.aggregation,
+        versions.grain,
+        versions.owner,
+        versions.catalog_status,
+        versions.parent_kpi_id,
+        versions.parent_kpi_id_as_written,
+        versions.parent_known,
+        versions.parent_id_cleanup_reason,
+        versions.expected_within_days,
+        versions.origin,
+        versions.source_name,
+        versions.catalog_file,
+        versions.n_definitions
+    from versions
+    cross join evaluation
+    where versions.dbt_valid_from <= evaluation.catalog_as_of
+        and (versions.dbt_valid_to is null or versions.dbt_valid_to > evaluation.catalog_as_of)
+
+)
+
+select * from final
