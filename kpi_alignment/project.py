@@ -25,7 +25,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kpi_alignment.catalog import CATALOG_SECTIONS, Catalog, CatalogProblem, Origin, cross_check
 from kpi_alignment.delivery_settings import Delivery
@@ -103,6 +103,30 @@ class GraceDays(_Strict):
     year: int = Field(45, ge=0)
 
 
+class RagThresholds(_Strict):
+    """Default RAG bands on the 0-100 score (a KPI's catalog ``rag:`` block overrides them): first match wins."""
+
+    green_at: float = Field(95, ge=0, le=100)
+    amber_at: float = Field(80, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RagThresholds:
+        if self.amber_at > self.green_at:
+            raise ValueError("amber_at must not exceed green_at")
+        return self
+
+
+class Scoring(_Strict):
+    """How KPIs are scored and rolled up (formulas: dbt_project/README.md, macros/scoring.sql)."""
+
+    rag: RagThresholds = Field(default_factory=RagThresholds)
+    expected_progress: Literal["linear", "stepped"] = "linear"
+    trend_flat_tolerance: float = Field(0.01, ge=0, description="Relative change within which a trend is flat.")
+    objective_score_grains: list[Literal["day", "week", "month", "quarter", "year"]] = Field(
+        default_factory=lambda: ["month", "quarter", "year"]
+    )
+
+
 class Warehouse(_Strict):
     """DuckDB settings applied to every connection the pipeline opens."""
 
@@ -123,6 +147,7 @@ class Settings(_Strict):
     calendar: Calendar = Field(default_factory=Calendar)
     severity: Severities = Field(default_factory=Severities)
     grace_days: GraceDays = Field(default_factory=GraceDays)
+    scoring: Scoring = Field(default_factory=Scoring)
     warehouse: Warehouse = Field(default_factory=Warehouse)
     output_dir: str = ".kpi-align"
     derived_metric_models: list[str] = Field(
