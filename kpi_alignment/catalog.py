@@ -367,6 +367,8 @@ def cross_check(
     *,
     invalid_ids: Mapping[str, Collection[str]] | None = None,
     check_references: bool = True,
+    open_kpis: bool = False,
+    open_objectives: bool = False,
 ) -> list[CatalogProblem]:
     """Rules spanning entities: unique ids, known references, no cycles in objective or KPI trees.
 
@@ -398,6 +400,8 @@ def cross_check(
     kpi_ids = {k.id for k in catalog.kpis} | invalid.get("kpis", set())
 
     def unknown(ids: set[str], name: str) -> bool:
+        if (ids is kpi_ids and open_kpis) or (ids is objective_ids and open_objectives):
+            return False
         return check_references and name not in ids
 
     for i, o in enumerate(catalog.objectives):

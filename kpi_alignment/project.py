@@ -297,7 +297,18 @@ def load_project(project: str | Path | None = None) -> Project:
             first_source[source.name] = where
             sources.append(source)
 
-    problems.extend(cross_check(catalog, invalid_ids=invalid_ids, check_references=ids_complete))
+    # Sources with a catalog mapping add KPIs (and objectives) only when their file is read: references to those
+    # cannot be judged here; the alignment diagnosis reports any that stay unknown.
+    derived = [s.catalog for s in sources if getattr(s, "catalog", None) is not None]
+    problems.extend(
+        cross_check(
+            catalog,
+            invalid_ids=invalid_ids,
+            check_references=ids_complete,
+            open_kpis=bool(derived),
+            open_objectives=any(m.objective_columns for m in derived),
+        )
+    )
     if problems or settings is None:
         raise ProjectError(problems, root)
     return Project(root=root, settings=settings, catalog=catalog, sources=sources, files=files)
