@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
-from pipeline_testkit import DemoRun, copy_example, run_cli
+from pipeline_testkit import DemoRun, copy_example, run_cli, shared_file
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +28,31 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, flight_exports: Path) -> 
     output = root / "out"
     process = run_cli("run", "--project", str(project), env={"KPI_ALIGN_OUTPUT_DIR": str(output)})
     return DemoRun(project, output, process)
+
+
+@pytest.fixture
+def cases() -> Path:
+    """``../shared/cases`` beside the repo; skipped where it is absent (a user's own clone)."""
+    return shared_file("cases").resolve()
+
+
+@pytest.fixture
+def real_data() -> Path:
+    """``../shared/real-data`` beside the repo; skipped where it is absent (a user's own clone)."""
+    return shared_file("real-data").resolve()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory that a test delivers its files into."""
+    root = tmp_path / "project"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to a real DuckDB file (closed after the test)."""
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield connection
+    connection.close()
