@@ -90,6 +90,9 @@ def _print_outcome(outcome, paths) -> None:
     typer.echo(f"DuckDB (working):   {paths.database}")
     typer.echo(f"DuckDB (published): {paths.serving_database}")
     typer.echo(f"Report:             {paths.reports_dir / 'latest.html'}")
+    notice = paths.reports_dir / "latest-failure.html"
+    if not outcome.success and notice.is_file():
+        typer.secho(f"Failure notice:     {notice} (latest.html is the last complete report)", fg="red")
 
 
 @app.command()
@@ -185,20 +188,49 @@ def _catalog_only_findings(proj: Project) -> dict:
 
 
 @app.command()
-def report(project: ProjectOpt = None) -> None:
-    """Rebuild the report from the published marts (no pipeline run)."""
+def report(
+    project: ProjectOpt = None,
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Rebuild the report of this past evaluation date from the history marts (latest.* untouched).",
+        ),
+    ] = None,
+) -> None:
+    """Rebuild the report from the published marts (no pipeline run, nothing delivered).
+
+    Without --as-of the current snapshot's report is written and becomes latest.* (unless the snapshot shows a
+    failed delivery: then latest.* are kept and latest-failure.html says why; exit 1). With --as-of DATE the
+    report of that evaluation date is rebuilt from history; a date never evaluated is an error (exit 1).
+    """
     import uuid
 
     from kpi_alignment.report.build import build_report
+    from kpi_alignment.report.findings import DateNotEvaluated, SnapshotIncomplete
     from kpi_alignment.warehouse import WarehousePaths
 
     proj = _load(project)
     try:
-        files = build_report(proj, WarehousePaths(proj.output_dir), run_id=f"manual-{uuid.uuid4().hex[:8]}")
-    except FileNotFoundError as e:
+        outcome = build_report(
+            proj,
+            WarehousePaths(proj.output_dir),
+            run_id=f"manual-{uuid.uuid4().hex[:8]}",
+            as_of=as_of.date() if as_of else None,
+        )
+    except (FileNotFoundError, DateNotEvaluated, SnapshotIncomplete) as e:
         typer.secho(str(e), fg="red", err=True)
         raise typer.Exit(1) from e
-    typer.echo(f"Report: {files.html}\nJSON:   {files.json}")
+    assert outcome.report is not None
+    typer.echo(f"Report: {outcome.report.html}\nJSON:   {outcome.report.json}")
+    if outcome.latest_updated:
+        typer.echo(f"Latest: {outcome.report.html.with_name('latest.html')}")
+    for problem in outcome.problems:
+        typer.secho(f"  problem: {problem.where}: {problem.message}", fg="red", err=True)
+    if outcome.notice is not None:
+        typer.secho(f"INCOMPLETE: latest.html kept; see {outcome.notice.html}", fg="red", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -50,6 +50,12 @@ def dbt_vars(project: Project, evaluation_date: dt.date | None = None) -> dict[s
         "fiscal_year_start_month": s.calendar.fiscal_year_start_month,
         "severity": s.severity.model_dump(),
         "grace_days": s.grace_days.model_dump(),
+        "rag_thresholds": s.scoring.rag.model_dump(),
+        "expected_progress": s.scoring.expected_progress,
+        "trend_flat_tolerance": s.scoring.trend_flat_tolerance,
+        "objective_score_grains": list(s.scoring.objective_score_grains),
+        # due dates of fct_source_freshness
+        "source_expected_every": {src.name: src.expected_every for src in project.sources if src.expected_every},
     }
     if evaluation_date is not None:
         out["evaluation_date"] = evaluation_date.isoformat()
