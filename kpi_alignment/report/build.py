@@ -14,6 +14,7 @@ notice alone. ``latest.*`` are replaced atomically, and only after every file of
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from kpi_alignment.project import Project
 from kpi_alignment.report.changes import compare, find_previous_report
@@ -214,17 +215,32 @@ def label(value: Any) -> str:
     return "" if value is None else str(value).replace("_", " ")
 
 
+def _undefined_is_none(fmt: Any) -> Any:
+    """A filter that reads a missing field (Jinja ``Undefined``, e.g. no value yet for a KPI) as None."""
+
+    @functools.wraps(fmt)
+    def wrapped(value: Any, *args: Any, **kwargs: Any) -> Any:
+        return fmt(None if isinstance(value, Undefined) else value, *args, **kwargs)
+
+    return wrapped
+
+
 for _env in (_ENV, _MD_ENV):
     _env.filters.update(
-        value=fmt_value,
-        delta=fmt_delta,
-        share=fmt_share,
-        score=fmt_score,
-        date=fmt_date,
-        period=fmt_period,
-        label=label,
-        clip=clip,
-        ids=id_list,
+        {
+            name: _undefined_is_none(fmt)
+            for name, fmt in {
+                "value": fmt_value,
+                "delta": fmt_delta,
+                "share": fmt_share,
+                "score": fmt_score,
+                "date": fmt_date,
+                "period": fmt_period,
+                "label": label,
+                "clip": clip,
+                "ids": id_list,
+            }.items()
+        }
     )
 
 
