@@ -70,7 +70,9 @@ def build_csv_asset(source: CsvSource) -> dg.AssetsDefinition:
                 "load_id": load_id,
             }
         )
-        problems = [f"{f.file}: {f.message}" for f in failed] + list(result.messages if not result.files else [])
+        # Loader messages already name the file (and line); never repeat it.
+        problems = [f.message if f.file in f.message else f"{f.file}: {f.message}" for f in failed]
+        problems += list(result.messages if not result.files else [])
         yield dg.AssetCheckResult(
             check_name="delivery",
             passed=not problems and bool(result.files),
