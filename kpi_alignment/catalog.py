@@ -38,7 +38,8 @@ Id = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, use_enum_values=True)
+    # NaN / inf targets or weights would score as a silent 100 (green): refuse them at validation.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, use_enum_values=True, allow_inf_nan=False)
 
 
 class Level(StrEnum):

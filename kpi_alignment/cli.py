@@ -37,10 +37,13 @@ AsOfOpt = Annotated[
 ]
 
 
-def _load(project: Path | None) -> Project:
+def _load(project: Path | None, *, as_json: bool = False) -> Project:
     try:
         return load_project(project)
     except ProjectError as e:
+        if as_json:  # machines parsing stdout get the problems there too
+            problems = [{"where": p.where, "path": p.path, "reason": p.reason} for p in e.problems]
+            typer.echo(json.dumps({"passed": False, "findings": [], "problems": problems}, indent=2))
         typer.secho(f"{len(e.problems)} problem(s) in the project:", fg="red", err=True)
         for p in e.problems:
             typer.echo(f"  {p}", err=True)
@@ -86,9 +89,9 @@ def _print_outcome(outcome, paths) -> None:
     for step in outcome.failed_steps:
         typer.secho(f"  failed step: {step}", fg="red")
     for check, reason in outcome.failed_checks.items():
-        typer.secho(f"  failed check: {check}: {reason}", fg="red")
-    typer.echo(f"DuckDB (working):   {paths.database}")
-    typer.echo(f"DuckDB (published): {paths.serving_database}")
+        typer.secho(f"  failed check: {check}: {reason or 'failed (details in ' + str(paths.logs_dir) + ')'}", fg="red")
+    typer.echo(f"DuckDB (published): {paths.serving_database}   <- BI tools and notebooks: open read-only")
+    typer.echo(f"DuckDB (working):   {paths.database}   (the pipeline's own file; do not open while it runs)")
     typer.echo(f"Report:             {paths.reports_dir / 'latest.html'}")
     notice = paths.reports_dir / "latest-failure.html"
     if not outcome.success and notice.is_file():
@@ -104,12 +107,13 @@ def check(
     """Alignment gate: print findings; exit 1 when any has severity error (see severity: in kpi-align.yml)."""
     from kpi_alignment.gate import classify, gate_passes
 
-    proj = _load(project)
+    proj = _load(project, as_json=output_format == "json")
     findings = _catalog_only_findings(proj) if catalog_only else _published_findings(proj)
     gated = classify(findings, proj.settings.severity)
     if catalog_only:
-        # Without data every KPI looks unfed/orphaned; only link structure is judged.
-        gated = [f for f in gated if f.status not in ("orphaned", "silent", "unfed", "unmeasured", "stale")]
+        # Without data every linked KPI is unfed and every objective unmeasured: only the catalog's own
+        # structure is judged (orphaned = no link at all, disconnected = no path to a live strategic objective).
+        gated = [f for f in gated if f.status not in ("silent", "unfed", "unmeasured", "stale")]
     if output_format == "json":
         typer.echo(json.dumps({"passed": gate_passes(gated), "findings": [f.as_dict() for f in gated]}, indent=2))
     else:

@@ -50,7 +50,8 @@ def classify(findings: dict[str, Any], severities: Severities) -> list[Finding]:
                 )
             )
     for o in findings["objective_findings"]:
-        if o["alignment_status"] not in _OK_OBJECTIVE:
+        # Like the dbt checks: an operational objective without a live KPI is shown in the report, not gated.
+        if o["alignment_status"] not in _OK_OBJECTIVE and o.get("level") == "strategic":
             out.append(
                 Finding(
                     "objective",
