@@ -11,7 +11,7 @@
       flights_diverted          departed but no arrival delay
       flights_arrived           arrival delay known
       arrival_delay_minutes     Σ arrival delay of arrived flights (early = negative)
-      distance_miles            Σ distance of flights that departed
+      distance_miles            Σ distance of flights that arrived (the stage-length KPI divides by those)
       air_time_minutes          Σ air time where known
       flights_with_air_time     flights with a known air time
 #}
@@ -44,7 +44,7 @@ daily as (
             as flights_diverted,
         count(arrival_delay_minutes) as flights_arrived,
         coalesce(sum(arrival_delay_minutes), 0) as arrival_delay_minutes,
-        coalesce(sum(case when departure_hhmm is not null then distance_miles end), 0) as distance_miles,
+        coalesce(sum(case when arrival_delay_minutes is not null then distance_miles end), 0) as distance_miles,
         coalesce(sum(air_time_minutes), 0) as air_time_minutes,
         count(air_time_minutes) as flights_with_air_time
     from flights
