@@ -52,7 +52,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urljoin, urlsp
 import duckdb
 import requests
 
-from ingest.raw_schema import ensure_raw_schema
+from ingest.raw_schema import ensure_raw_schema, storage_table
 from kpi_alignment.sources_api import (
     ApiColumnType,
     ApiKeyAuth,
@@ -494,6 +494,18 @@ def _json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
+def _as_double(value: int | float) -> float | None:
+    """A JSON number as DOUBLE, or None when that would change it: beyond the range (1e400 parses as infinity, a
+    huge integer overflows) or an integer with more digits than a DOUBLE holds exactly (beyond 2**53)."""
+    try:
+        stored = float(value)
+    except OverflowError:
+        return None
+    if not math.isfinite(stored) or (isinstance(value, int) and int(stored) != value):
+        return None
+    return stored
+
+
 def _show(value: Any, limit: int = 60) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -668,7 +680,10 @@ def _convert(value: Any, kind: str) -> Any:
             raise _Drift(f"declared integer, got {value!r} (a fraction; not rounded)")
     elif kind == ApiColumnType.double:
         if jtype in ("integer", "number"):
-            return float(value)
+            stored = _as_double(value)
+            if stored is None:
+                raise _Drift(f"declared double, got {_show(value)} (cannot be stored exactly as a DOUBLE)")
+            return stored
     elif kind == ApiColumnType.varchar:
         if jtype == "string":
             return value
@@ -841,13 +856,18 @@ def _metric_row(
         if _json_type(v) not in ("integer", "number"):
             bad.append(f"{where}: field '{path}': expected a JSON number, got {_json_type(v)} {_show(v)}")
             return None
-        return float(v)
+        stored = _as_double(v)
+        if stored is None:
+            bad.append(f"{where}: field '{path}': {_show(v)} cannot be stored exactly as a DOUBLE")
+        return stored
 
     if m.metric_name is not None:
         metric = m.metric_name
     else:
         metric = field_value(m.metric_field or "")
-        if metric is not None and not (isinstance(metric, str) and metric.strip()):
+        # a null metric name is as unusable as an empty one (a missing field is reported by field_value)
+        present = _lookup(rec, m.metric_field or "") is not _MISSING
+        if present and not (isinstance(metric, str) and metric.strip()):
             bad.append(f"{where}: field '{m.metric_field}': expected a metric name, got {_show(metric)}")
     raw_date = field_value(m.date_field)
     period: dt.date | None = None
@@ -931,7 +951,7 @@ def _previous(con: duckdb.DuckDBPyConnection, source: ApiSource, source_file: st
 
 def _write(con: duckdb.DuckDBPyConnection, source: ApiSource, batch: _Batch, incremental: bool, load_id: str) -> None:
     """Replace (full refresh) or merge by key (incremental) this source's rows; inside the caller's transaction."""
-    target = source.raw_table
+    target = storage_table(source.raw_table)  # raw.metric_values is a view: its full-provenance table
     tmp = f"api_batch_{load_id.replace('-', '_')}"[:60]
     cols = ", ".join(f'"{c}"' for c in batch.columns)
     con.execute(f"CREATE TEMP TABLE {tmp} AS SELECT {cols} FROM {target} LIMIT 0")

@@ -38,11 +38,22 @@ A file whose records are all rejected fails (its previous rows are kept).
 Encodings: DuckDB reads UTF-8 and latin-1 itself; any other Python codec (cp1252, cp1250, utf-16 …) is first
 transcoded to a temporary UTF-8 file, strictly: an undecodable byte fails the file naming its byte offset and line.
 
-Performance: one hashing pass in Python (sha256 + newline count, C speed), one ``read_csv`` pass into a temporary
-typed table, one set-based insert; the extra passes (reject details, duplicate positions, blank-line positions)
-run only when the cheap counts say there is something to find. No per-row Python except for the rare rows DuckDB
-rejects as having too many fields, and a blank-line search in files that have both blank lines and multi-line
-fields.
+Storage: rows of ``long``/``wide`` sources go to ``raw.metric_values__csv`` with a BIGINT ``file_id``; the file's
+provenance (source, file, hash, load id, time) is one row of ``raw.metric_values__files``, and the view
+``raw.metric_values`` joins them back into the contract's columns (:mod:`ingest.raw_schema`). Table-layout rows
+carry their provenance columns themselves.
+
+Performance (``make bench``; issue 8): one hashing pass in Python (sha256 + newline count, C speed; for a new or
+resized file it runs in a thread while DuckDB reads the file), one parallel ``read_csv`` pass into a temporary
+typed table holding only the typed values and two flags, one aggregate over it (counts and the distinct-row count
+that exposes duplicates), one set-based insert; the extra passes (reject details, duplicate positions, blank-line
+positions, DuckDB's shape rejects) run only when the cheap counts say there is something to find. A file whose
+size and modification time are those recorded when its hash was last taken — a hash taken over two seconds after
+that modification time, so a later rewrite within the file system's clock granularity cannot hide — is
+``unchanged`` without reading it; the previous loads of all files of a source are read in one query, and the
+``unchanged`` entries are written in one insert, so a nightly run over thousands of unchanged files costs
+milliseconds. No per-row Python except for the rare rows DuckDB rejects as having too many fields, and a
+blank-line search in files that have both blank lines and multi-line fields.
 
 The caller holds the warehouse writer lock (:func:`kpi_alignment.warehouse.writer_lock`) and passes a connection
 that is not inside a transaction.
@@ -51,6 +62,7 @@ that is not inside a transaction.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import glob
@@ -60,8 +72,9 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +84,11 @@ import pandas as pd
 
 from ingest.raw_schema import (
     FORMULA_ERRORS,
-    METRIC_VALUES,
+    METRIC_CSV,
+    METRIC_CSV_TABLE,
+    METRIC_FILE_ID_SEQUENCE,
+    METRIC_FILES_TABLE,
+    METRIC_ROWS_TABLE,
     REJECTS,
     SOURCE_CATALOG_TABLES,
     column_list,
@@ -82,7 +99,7 @@ from ingest.raw_schema import (
 )
 from kpi_alignment.sources import ColumnType, CsvSource, Layout
 
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"
 """Part of each file's config hash: bump when a change to this module must re-read unchanged files."""
 
 _CHUNK = 1 << 20
@@ -98,6 +115,10 @@ _KPIS = "__kpi_align_catalog_kpis"
 _DIRMAP = "__kpi_align_direction_map"
 _WHITESPACE = "' ' || chr(9) || chr(10) || chr(13)"  # SQL: what trim() removes from derived catalog text
 _SHOWN_REASONS = 5  # reject reasons quoted in a file's message
+# A file modified less than this before its hash was taken is hashed again even when size and mtime still match:
+# file-system clocks can be coarse (a rewrite in the same tick keeps the mtime), like git's "racily clean" entries.
+_RACY_NS = 2_000_000_000
+_SUCCESS = ("loaded", "replaced", "unchanged", "empty")
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +146,7 @@ class FileLoadResult:
     formula_errors: int = 0
     duplicates: int = 0
     message: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (scan, stage, write), for bench
 
     @property
     def failed(self) -> bool:
@@ -225,9 +247,63 @@ def load_csv_source(
     if not files:
         result.messages.append(f"no file matches '{source.path}'")
     config_hash = hashlib.sha256((LOADER_VERSION + source.model_dump_json()).encode()).hexdigest()
-    for path in files:
-        result.files.append(_FileLoad(con, source, project_root, path, load_id, stamp, config_hash).run())
+    previous = _previous_loads(con, source.name)
+    unchanged: list[list[Any]] = []  # raw.file_loads rows of unchanged files, written together at the end
+    try:
+        for path in files:
+            load = _FileLoad(con, source, project_root, path, load_id, stamp, config_hash)
+            load.previous = previous.get(load.rel)
+            outcome = load.run()
+            outcome.timings = load.timings
+            if outcome.status == "unchanged":
+                unchanged.append(load.file_loads_row(outcome))
+            result.files.append(outcome)
+    finally:
+        _record_many(con, unchanged)
     return result
+
+
+@dataclass(frozen=True)
+class _Previous:
+    """A file's last successful load as recorded in ``raw.file_loads``."""
+
+    file_hash: str | None
+    config_hash: str | None
+    file_size: int | None
+    file_mtime_ns: int | None
+    hashed_at_ns: int | None
+
+
+def _previous_loads(con: duckdb.DuckDBPyConnection, source_name: str) -> dict[str, _Previous]:
+    """``source_file`` -> its last successful load (loaded, replaced, unchanged or empty), for every file at once."""
+    rows = con.execute(
+        "SELECT source_file, file_hash, config_hash, file_size, file_mtime_ns, hashed_at_ns FROM raw.file_loads "
+        f"WHERE source_name = ? AND status IN {_SUCCESS!r} "
+        "QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY loaded_at DESC, rowid DESC) = 1",
+        [source_name],
+    ).fetchall()
+    return {r[0]: _Previous(*r[1:]) for r in rows}
+
+
+_FILE_LOADS_COLUMNS = (
+    "source_name, source_file, file_hash, status, source_records, rows_loaded, rows_rejected, load_id, loaded_at, "
+    "message, formula_errors, config_hash, file_size, file_mtime_ns, hashed_at_ns"
+)
+_FILE_LOADS_TYPES = (
+    "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "BIGINT", "VARCHAR", "TIMESTAMP",
+    "VARCHAR", "BIGINT", "VARCHAR", "BIGINT", "BIGINT", "BIGINT",
+)  # fmt: skip
+
+
+def _record_many(con: duckdb.DuckDBPyConnection, rows: list[list[Any]]) -> None:
+    """Append ``raw.file_loads`` rows in one statement (column lists unnested side by side)."""
+    if not rows:
+        return
+    lists = ", ".join(f"unnest(?::{t}[])" for t in _FILE_LOADS_TYPES)
+    con.execute(
+        f"INSERT INTO raw.file_loads ({_FILE_LOADS_COLUMNS}) SELECT {lists}",
+        [list(col) for col in zip(*rows, strict=True)],
+    )
 
 
 def source_files(source: CsvSource, project_root: Path) -> list[Path]:
@@ -262,7 +338,7 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-@contextmanager
+@contextlib.contextmanager
 def _setting(con: duckdb.DuckDBPyConnection, name: str, value: bool) -> Iterator[None]:
     old = con.execute(f"SELECT current_setting('{name}')").fetchone()[0]  # type: ignore[index]
     con.execute(f"SET {name} = {str(value).lower()}")
@@ -411,6 +487,9 @@ class _Parser:
         if col.kind == ColumnType.timestamp and col.fmt is None and self.timestamp_format is None:
             iso = r"^[ \t]*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?[ \t]*$"
             return f"(regexp_full_match({raw}, {_lit(iso)}) AND {value} IS NOT NULL)"
+        if "%Y" in (col.fmt or self.timestamp_format or ""):
+            # DuckDB's %Y also takes 1-3 digits: '24-05-01' would be the year 24, a truncated year, never data
+            return f"({value} IS NOT NULL AND year({value}) BETWEEN 1000 AND 9999)"
         return f"({value} IS NOT NULL)"
 
     def reason(self, col: _Col) -> str:
@@ -498,6 +577,11 @@ def _scan(path: Path, encoding: str, label: str) -> _Scan:
                             f"{label}: byte offset {offset} (line {line}): bytes {bad} are not valid {encoding} "
                             f"({e.reason}); fix the file or the source's dialect.encoding"
                         ) from e
+                    except UnicodeError as e:  # e.g. utf-16 without a byte-order mark: no position to name
+                        raise FileLoadError(
+                            f"{label}: byte offset {size}: not valid {encoding} ({e}); fix the file or the source's "
+                            "dialect.encoding (utf-16-le / utf-16-be when the file has no byte-order mark)"
+                        ) from e
                     size += len(chunk)
                     data = text.encode("utf-8")
                     out.write(data)
@@ -511,6 +595,43 @@ def _scan(path: Path, encoding: str, label: str) -> _Scan:
             raise
         counts = _line_counts(newlines, tail, out_size)
         return _Scan(Path(tmp_name), "utf-8", "utf-8", sha.hexdigest(), size, *counts, True)
+
+
+def _not_latin1(path: Path, label: str) -> str:
+    """Why DuckDB refused a latin-1 file: its first byte 0x80-0x9F (a C1 control code, never text; in practice the
+    file is cp1252 or UTF-8), with byte offset and line."""
+    offset = newlines = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            found = re.search(rb"[\x80-\x9f]", chunk)
+            if found:
+                line = newlines + chunk.count(b"\n", 0, found.start()) + 1
+                return (
+                    f"{label}: byte offset {offset + found.start()} (line {line}): byte {found.group().hex()} is a "
+                    "control code, not text, in latin-1 (the file is probably cp1252 or UTF-8); fix the file or the "
+                    "source's dialect.encoding"
+                )
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
+    return f"{label}: DuckDB refused the file as latin-1; fix the file or the source's dialect.encoding"
+
+
+def _unparsable(path: Path, encoding: str, label: str) -> str:
+    """Why DuckDB's CSV parser gave up on a whole file: line ends that change within it (CRLF, LF, CR), named by
+    the first line that differs from line 1, or else a generic reason."""
+    first = None
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        for n, line in enumerate(fh, 1):
+            end = next((e for e in ("\r\n", "\n", "\r") if line.endswith(e)), None)
+            if end is None:
+                break
+            first = first or end
+            if end != first:
+                return (
+                    f"{label}: line {n}: ends with {end!r} but line 1 with {first!r}: a file with mixed line ends "
+                    "cannot be read; save it with one kind of line end"
+                )
+    return f"{label}: the CSV parser could not read the file (malformed quoting or control characters)"
 
 
 def _check_bom(head: bytes, codec: str, encoding: str, label: str) -> None:
@@ -577,6 +698,12 @@ class _Staged:
     blank_lines: list[int]
     counts: _Counts
     duplicates: int
+    shape_rejects: int  # lines DuckDB could not split into the declared fields (recovered ones included)
+
+    @property
+    def clean(self) -> bool:
+        """Nothing to reject: no shape rejects, blank lines, bad values or duplicates."""
+        return not (self.shape_rejects or self.blank_lines or self.counts.bad or self.duplicates)
 
 
 class _FileLoad:
@@ -606,11 +733,21 @@ class _FileLoad:
         self.cols = self._columns()
         self.by_name = {c.name: c for c in self.cols}
         self.file_hash: str | None = None
+        self.previous: _Previous | None = None  # set by the caller: this file's last successful load
+        # the file as seen when it was hashed (raw.file_loads.file_size / file_mtime_ns / hashed_at_ns)
+        self.stat: os.stat_result | None = None
+        self.hashed_at_ns: int | None = None
+        self.timings: dict[str, float] = {}
         # set while loading
         self.base = 0  # lines before the first record (banner lines + header)
         self.has_gaps = False
         self.has_dups = False
         self.notes: list[str] = []
+
+    @property
+    def metric_layout(self) -> bool:
+        """Rows go to the compact ``raw.metric_values__csv`` (long and wide layouts)."""
+        return self.source.layout != Layout.table
 
     # ---- column plan
 
@@ -627,22 +764,28 @@ class _FileLoad:
             cols.append(_Col(i, name, kind, fmt))
         return cols
 
-    def _metric_period_sql(self) -> tuple[str | None, str | None]:
-        """SQL of the row's metric name and period date over the typed columns (None where the layout has none)."""
+    def _metric_period_sql(self, t: str = "") -> tuple[str | None, str | None]:
+        """SQL of the row's metric name and period date over the typed columns (None where the layout has none).
+
+        ``t`` qualifies the columns (``"t"`` → ``t.v1``). Computed where used rather than stored in the typed
+        table: a stored copy of the metric name doubled the staged text.
+        """
         s = self.source
         if s.layout == Layout.table:
             return None, None
+        q = f"{t}." if t else ""
         metric = None
         if s.metric_column is not None:
-            metric = f"CAST({self.by_name[s.metric_column].value} AS VARCHAR)"
+            col = self.by_name[s.metric_column]
+            metric = q + col.value if col.kind == ColumnType.varchar else f"CAST({q}{col.value} AS VARCHAR)"
         period = None
         if s.date is not None:
             if s.date.column is not None:
-                period = self.by_name[s.date.column].value
+                period = q + self.by_name[s.date.column].value
             else:
-                y = self.by_name[s.date.year].value  # type: ignore[index]
-                m = self.by_name[s.date.month].value  # type: ignore[index]
-                day = self.by_name[s.date.day].value if s.date.day else "1"
+                y = q + self.by_name[s.date.year].value  # type: ignore[index]
+                m = q + self.by_name[s.date.month].value  # type: ignore[index]
+                day = q + self.by_name[s.date.day].value if s.date.day else "1"
                 period = f"try(make_date({y}, {m}, {day}))"
         return metric, period
 
@@ -655,24 +798,59 @@ class _FileLoad:
     # ---- driver
 
     def run(self) -> FileLoadResult:
+        """Load the file; an ``unchanged`` result is not recorded here (the caller writes those rows together)."""
         label = self.rel
         scan: _Scan | None = None
+        pool: ThreadPoolExecutor | None = None
+        started = time.perf_counter()
         try:
-            if self.path.stat().st_size == 0:
+            self.stat = self.path.stat()
+            if self.stat.st_size == 0:
                 self.file_hash = hashlib.sha256(b"").hexdigest()
                 raise FileLoadError(f"{label}: zero-byte file: delivery missing or corrupt (earlier data kept)")
+            prev = self.previous
+            if self._stat_unchanged():
+                assert prev is not None
+                self.file_hash, self.hashed_at_ns = prev.file_hash, prev.hashed_at_ns
+                return FileLoadResult(self.rel, self.file_hash, "unchanged", message="same size and mtime as hashed")
+            native = self._native_encoding(label)
+            if native is not None and (prev is None or prev.file_size != self.stat.st_size):
+                # Certainly new bytes: hash in a thread while DuckDB reads the file (both release the GIL).
+                with open(self.path, "rb") as fh:
+                    _check_bom(fh.read(4), native[2], self.dialect.encoding, label)
+                self.hashed_at_ns = time.time_ns()
+                pool = ThreadPoolExecutor(1, thread_name_prefix="kpi-align-hash")
+                future = pool.submit(_scan, self.path, self.dialect.encoding, label)
+
+                def finished_scan() -> _Scan:
+                    nonlocal scan
+                    scan = future.result()
+                    self.file_hash = scan.sha256
+                    self.timings.setdefault("scan", time.perf_counter() - started)
+                    return scan
+
+                header_lines = self._check_header(self.path, native[1])
+                return self._load(self.path, native[0], finished_scan, header_lines, replacing=prev is not None)
+            self.hashed_at_ns = time.time_ns()
             scan = _scan(self.path, self.dialect.encoding, label)
             self.file_hash = scan.sha256
-            previous = self._previous()
-            if previous == (scan.sha256, self.config_hash):
-                result = FileLoadResult(self.rel, scan.sha256, "unchanged", message="same bytes and definition")
-                self._record(result)
-                return result
-            header_lines = self._check_header(scan)
-            return self._load(scan, header_lines, replacing=previous is not None)
+            self.timings["scan"] = time.perf_counter() - started
+            if prev is not None and (prev.file_hash, prev.config_hash) == (scan.sha256, self.config_hash):
+                return FileLoadResult(self.rel, scan.sha256, "unchanged", message="same bytes and definition")
+            header_lines = self._check_header(scan.path, scan.text_encoding)
+            done = scan
+            return self._load(scan.path, scan.duck_encoding, lambda: done, header_lines, replacing=prev is not None)
         except Exception as e:  # one file's failure never stops the others, nor loses what is loaded
+            if self.file_hash is None and pool is not None:  # a failed file is recorded with its hash all the same
+                with contextlib.suppress(Exception):
+                    scan = future.result()
+                    self.file_hash = scan.sha256
             if isinstance(e, FileLoadError):
                 message = str(e)
+            elif isinstance(e, duckdb.InvalidInputException) and "is not latin-1 encoded" in str(e):
+                message = _not_latin1(self.path, label)
+            elif isinstance(e, duckdb.InvalidInputException) and "state machine reached an invalid state" in str(e):
+                message = _unparsable(self.path, self.dialect.encoding, label)
             else:
                 log.exception("%s: unexpected error loading %s", self.source.name, label)
                 message = f"{label}: {type(e).__name__}: {e}"
@@ -680,38 +858,59 @@ class _FileLoad:
             self._record(result)
             return result
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True)  # a hash still running is finished before its temporary file goes
+                if scan is None and future.done() and future.exception() is None:
+                    scan = future.result()
             if scan is not None and scan.temporary:
                 scan.path.unlink(missing_ok=True)
+            self.timings["total"] = time.perf_counter() - started
 
-    def _previous(self) -> tuple[str, str] | None:
-        """(file_hash, config_hash) of this file's last successful load, if any."""
-        row = self.con.execute(
-            "SELECT file_hash, config_hash FROM raw.file_loads WHERE source_name = ? AND source_file = ? "
-            "AND status IN ('loaded', 'replaced', 'unchanged', 'empty') ORDER BY loaded_at DESC, rowid DESC LIMIT 1",
-            [self.source.name, self.rel],
-        ).fetchone()
-        return (row[0], row[1]) if row else None
+    def _stat_unchanged(self) -> bool:
+        """Same definition, size and mtime as when the last successful load hashed the file, and that hash was
+        taken over :data:`_RACY_NS` after the mtime (so a rewrite since then would have changed the mtime)."""
+        prev, st = self.previous, self.stat
+        return (
+            prev is not None
+            and st is not None
+            and prev.config_hash == self.config_hash
+            and prev.file_hash is not None
+            and prev.file_size == st.st_size
+            and prev.file_mtime_ns == st.st_mtime_ns
+            and prev.hashed_at_ns is not None
+            and st.st_mtime_ns < prev.hashed_at_ns - _RACY_NS
+        )
+
+    def _native_encoding(self, label: str) -> tuple[str, str, str] | None:
+        """(DuckDB encoding, Python text codec, codec name) when DuckDB reads the declared encoding itself."""
+        try:
+            codec = codecs.lookup(self.dialect.encoding).name
+        except LookupError as e:
+            raise FileLoadError(f"{label}: unknown encoding '{self.dialect.encoding}'") from e
+        return (*_NATIVE[codec], codec) if codec in _NATIVE else None
+
+    def file_loads_row(self, r: FileLoadResult) -> list[Any]:
+        """This file's ``raw.file_loads`` row (columns of :data:`_FILE_LOADS_COLUMNS`)."""
+        st = self.stat
+        return [
+            self.source.name, self.rel, r.file_hash, r.status, r.source_records, r.rows_loaded,
+            r.rows_rejected, self.load_id, self.loaded_at, r.message, r.formula_errors,
+            None if r.failed else self.config_hash,
+            st.st_size if st is not None else None, st.st_mtime_ns if st is not None else None,
+            None if r.failed else self.hashed_at_ns,
+        ]  # fmt: skip
 
     def _record(self, r: FileLoadResult) -> None:
         """Append this file's ``raw.file_loads`` row (in the load's transaction, or on its own)."""
-        self.con.execute(
-            "INSERT INTO raw.file_loads (source_name, source_file, file_hash, status, source_records, rows_loaded, "
-            "rows_rejected, load_id, loaded_at, message, formula_errors, config_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                self.source.name, self.rel, r.file_hash, r.status, r.source_records, r.rows_loaded,
-                r.rows_rejected, self.load_id, self.loaded_at, r.message, r.formula_errors,
-                None if r.failed else self.config_hash,
-            ],
-        )  # fmt: skip
+        _record_many(self.con, [self.file_loads_row(r)])
 
     # ---- header
 
-    def _check_header(self, scan: _Scan) -> int:
+    def _check_header(self, path: Path, text_encoding: str) -> int:
         """Compare the header with the declared columns; returns the physical lines the header spans (0: none)."""
         d = self.dialect
         declared = list(self.source.columns)
-        with open(scan.path, encoding=scan.text_encoding, errors="replace", newline="") as fh:
+        with open(path, encoding=text_encoding, errors="replace", newline="") as fh:
             for n in range(d.skip_lines):
                 if not fh.readline():
                     raise FileLoadError(f"{self.rel}: has {n} lines, fewer than skip_lines={d.skip_lines}")
@@ -740,11 +939,20 @@ class _FileLoad:
 
     # ---- load
 
-    def _load(self, scan: _Scan, header_lines: int, replacing: bool) -> FileLoadResult:
-        """Stage the file in temporary tables, then write ``raw.*`` in one transaction."""
+    def _load(
+        self, path: Path, duck_encoding: str, get_scan: Callable[[], _Scan], header_lines: int, replacing: bool
+    ) -> FileLoadResult:
+        """Stage the file in temporary tables, then write ``raw.*`` in one transaction.
+
+        ``path``/``duck_encoding`` are what DuckDB reads; ``get_scan`` returns the file's hash and line counts
+        (possibly still being computed in a thread: it is called once they are needed).
+        """
         con = self.con
         try:
-            staged = self._stage(scan, header_lines)
+            t0 = time.perf_counter()
+            staged = self._stage(path, duck_encoding, get_scan, header_lines)
+            t1 = time.perf_counter()
+            self.timings["stage"] = t1 - t0
             con.execute("BEGIN TRANSACTION")
             try:
                 result = self._write(staged, replacing)
@@ -753,12 +961,13 @@ class _FileLoad:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            self.timings["write"] = time.perf_counter() - t1
             return result
         finally:
             for t in (_TYPED, _RECOVERED, _GAPS, _DUPS, _REJECTS_TABLE, _REJECTS_SCAN):
                 con.execute(f"DROP TABLE IF EXISTS {t}")
 
-    def _read_csv_sql(self, scan: _Scan) -> tuple[str, list[Any]]:
+    def _read_csv_sql(self, path: Path, duck_encoding: str) -> tuple[str, list[Any]]:
         d = self.dialect
         columns = "{" + ", ".join(f"'{c.raw}': 'VARCHAR'" for c in self.cols) + "}"
         sql = (
@@ -767,16 +976,20 @@ class _FileLoad:
             f"strict_mode = true, store_rejects = true, rejects_table = '{_REJECTS_TABLE}', "
             f"rejects_scan = '{_REJECTS_SCAN}', encoding = ?)"
         )
-        return sql, [str(scan.path), d.delimiter, d.quote, d.quote, _NULL_SENTINEL, scan.duck_encoding]
+        return sql, [str(path), d.delimiter, d.quote, d.quote, _NULL_SENTINEL, duck_encoding]
 
     def _typed_select(self, from_sql: str, rline: str) -> str:
         """SELECT of the typed table from raw VARCHAR columns c0..cN.
 
-        Output: ``v<i>`` (typed value, NULL for null tokens and error values), ``__metric``, ``__period``,
-        ``__bad`` (a value failed its type, or no metric/period), ``__ferr`` (an error value present), ``__raw``
-        (the raw fields, kept only for bad or error rows), ``__h`` (hash of the values, for duplicates) and
-        ``__rline`` (the line of a record recovered from DuckDB's rejects, else NULL). Token tests run only on
-        values that did not parse (CASE evaluates its branches on the rows that reach them).
+        Output: ``v<i>`` (typed value, NULL for null tokens and error values), ``__bad`` (a value failed its
+        type, or no metric/period), ``__ferr`` (an error value present), ``__raw`` (the raw fields, kept only for
+        bad or error rows) and ``__rline`` (the line of a record recovered from DuckDB's rejects, else NULL).
+        Token tests run only on values that did not parse (CASE evaluates its branches on the rows that reach
+        them). The metric name and period are not stored (:meth:`_metric_period_sql` computes them where used),
+        nor a row hash (the duplicate count hashes the values as it reads them): every stored column costs
+        memory and time for each of millions of rows. The result must be materialised, never filtered in the
+        same statement: DuckDB pushes a filter down through these projections by inlining them, which evaluates
+        the parsing expressions twice (2x the CPU at 10M rows).
         """
         p = self.parser
         raws = ", ".join(c.raw for c in self.cols)
@@ -804,8 +1017,7 @@ class _FileLoad:
         ferr = " OR ".join(f"e{c.index}" for c in self.cols)
         values = ", ".join(c.value for c in self.cols)
         return (
-            f"SELECT {values}, {metric or 'NULL::VARCHAR'} AS __metric, {period or 'NULL::DATE'} AS __period, "
-            f"__bad, __ferr, CASE WHEN __bad OR __ferr THEN [{raws}] END AS __raw, hash({values}) AS __h, __rline "
+            f"SELECT {values}, __bad, __ferr, CASE WHEN __bad OR __ferr THEN [{raws}] END AS __raw, __rline "
             f"FROM ("
             f"SELECT *, {bad} AS __bad, ({ferr}) AS __ferr FROM ("
             f"SELECT {', '.join(lvl3)}, __rline FROM ("
@@ -813,13 +1025,13 @@ class _FileLoad:
             f"SELECT {', '.join(lvl1)}, {rline} AS __rline FROM {from_sql}))))"
         )
 
-    def _stage(self, scan: _Scan, header_lines: int) -> _Staged:
+    def _stage(self, path: Path, duck_encoding: str, get_scan: Callable[[], _Scan], header_lines: int) -> _Staged:
         """Read the file into the typed temporary table and find its rejects, blank lines and duplicates.
 
         Runs outside the write transaction: temporary tables only, and their rowids are then 0-based positions.
         """
         con, d = self.con, self.dialect
-        read_sql, read_params = self._read_csv_sql(scan)
+        read_sql, read_params = self._read_csv_sql(path, duck_encoding)
         for t in (_REJECTS_TABLE, _REJECTS_SCAN):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         with _setting(con, "preserve_insertion_order", True):  # rowid = file order: line numbers depend on it
@@ -827,28 +1039,35 @@ class _FileLoad:
                 f"CREATE OR REPLACE TEMP TABLE {_TYPED} AS {self._typed_select(read_sql, 'NULL::BIGINT')}",
                 read_params,
             )
-        scanned, first, last = con.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {_TYPED}").fetchone()  # type: ignore[misc]
+        # One pass for every count. The distinct count is the price of exact duplicate detection (B30): a hash
+        # aggregate over the values as they are read (no stored hash column).
+        values = ", ".join(c.value for c in self.cols)
+        row = con.execute(
+            f"SELECT count(*), min(rowid), max(rowid), count(*) FILTER (WHERE NOT __bad), "
+            f"count(*) FILTER (WHERE __bad), count(*) FILTER (WHERE __ferr AND NOT __bad), "
+            f"count(DISTINCT hash({values})) FILTER (WHERE NOT __bad) FROM {_TYPED}"
+        ).fetchone()
+        scanned, first, last, good, bad, with_errors, distinct = row  # type: ignore[misc]
         if scanned and (first, last) != (0, scanned - 1):  # line numbers are rowid positions
             raise FileLoadError(f"{self.rel}: internal: staged rows are not numbered 0..{scanned - 1}")
         # DuckDB's rejects stay in SQL: a misconfigured file can have one per line
         struct_lines = con.execute(f"SELECT count(DISTINCT line) FROM {_REJECTS_TABLE}").fetchone()[0]  # type: ignore[index]
-        recovered = self._recover()
+        recovered = self._recover() if struct_lines else 0
         records = scanned + struct_lines
 
         self.base = d.skip_lines + (1 if d.header else 0)  # a header is one line, however many it spans
-        blank_lines = self._blank_lines(scan, header_lines, records)
-        self._write_gaps(blank_lines)
-        row = con.execute(
-            f"SELECT count(*) FILTER (WHERE NOT __bad), count(*) FILTER (WHERE __bad), "
-            f"count(*) FILTER (WHERE __ferr AND NOT __bad) FROM {_TYPED}"
-        ).fetchone()
-        good, bad, with_errors = row  # type: ignore[misc]
-        # A hash aggregate over every row is the price of exact duplicate detection (B30); DISTINCT on the stored
-        # hash is the cheapest form DuckDB offers.
-        distinct = con.execute(f"SELECT count(DISTINCT __h) FROM {_TYPED} WHERE NOT __bad").fetchone()[0]  # type: ignore[index]
+        blank_lines = self._blank_lines(get_scan(), header_lines, records)
+        if struct_lines or blank_lines:
+            self._write_gaps(blank_lines)
+        if recovered:  # recovered rows joined the typed table after the counts above
+            good, bad, with_errors, distinct = con.execute(
+                f"SELECT count(*) FILTER (WHERE NOT __bad), count(*) FILTER (WHERE __bad), "
+                f"count(*) FILTER (WHERE __ferr AND NOT __bad), "
+                f"count(DISTINCT hash({values})) FILTER (WHERE NOT __bad) FROM {_TYPED}"
+            ).fetchone()  # type: ignore[misc]
         counts = _Counts(good, distinct, bad, with_errors)
         duplicates = self._find_duplicates() if counts.distinct < counts.good else 0
-        return _Staged(records, recovered, blank_lines, counts, duplicates)
+        return _Staged(records, recovered, blank_lines, counts, duplicates, struct_lines)
 
     def _write(self, st: _Staged, replacing: bool) -> FileLoadResult:
         """Inside the transaction: replace this file's rows, rejects and derived catalog; reconcile the counts."""
@@ -862,17 +1081,20 @@ class _FileLoad:
         # Always delete: (source_name, source_file) is the key, whatever raw.file_loads remembers.
         self._delete_previous()
         written = self._insert_rows()
-        self._insert_rejects(st.blank_lines, st.counts)
+        if not st.clean:
+            self._insert_rejects(st)
         formula_errors = self._insert_formula_errors() if st.counts.with_errors else 0
         if self.source.catalog is not None:
             self._insert_derived_catalog()
 
         loaded = st.counts.good - st.duplicates
-        rejected = con.execute(
-            "SELECT count(DISTINCT line_number) FROM raw.rejects WHERE source_name = ? AND source_file = ? "
-            "AND load_id = ?",
-            [self.source.name, self.rel, self.load_id],
-        ).fetchone()[0]  # type: ignore[index]
+        rejected = 0
+        if not st.clean:
+            rejected = con.execute(
+                "SELECT count(DISTINCT line_number) FROM raw.rejects WHERE source_name = ? AND source_file = ? "
+                "AND load_id = ?",
+                [self.source.name, self.rel, self.load_id],
+            ).fetchone()[0]  # type: ignore[index]
         if loaded + rejected != source_records:
             raise FileLoadError(
                 f"{self.rel}: reconciliation failed: {source_records} records in the file but {loaded} loaded + "
@@ -1038,7 +1260,8 @@ class _FileLoad:
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_DUPS} AS SELECT r, first_r FROM ("
             f"SELECT rowid AS r, min(rowid) OVER (PARTITION BY {values}) AS first_r FROM {_TYPED} "
-            f"WHERE NOT __bad AND __h IN (SELECT __h FROM {_TYPED} WHERE NOT __bad GROUP BY 1 HAVING count(*) > 1)"
+            f"WHERE NOT __bad AND hash({values}) IN "
+            f"(SELECT hash({values}) FROM {_TYPED} WHERE NOT __bad GROUP BY 1 HAVING count(*) > 1)"
             f") WHERE r <> first_r"
         )
         n = self.con.execute(f"SELECT count(*) FROM {_DUPS}").fetchone()[0]  # type: ignore[index]
@@ -1050,8 +1273,21 @@ class _FileLoad:
     def _delete_previous(self) -> None:
         s, con = self.source, self.con
         key = [s.name, self.rel]
-        target = quote_ident(s.raw_table.removeprefix("raw."))
-        con.execute(f"DELETE FROM raw.{target} WHERE source_name = ? AND source_file = ?", key)
+        if self.metric_layout:
+            # the file's ids from the small file table, then a delete the row groups' min/max file_id can prune
+            ids = [r[0] for r in con.execute(
+                f"SELECT file_id FROM raw.{METRIC_FILES_TABLE} WHERE source_name = ? AND source_file = ?", key
+            ).fetchall()]  # fmt: skip
+            if ids:
+                con.execute(f"DELETE FROM raw.{METRIC_CSV_TABLE} WHERE file_id IN ({', '.join(map(str, ids))})")
+                con.execute(f"DELETE FROM raw.{METRIC_FILES_TABLE} WHERE file_id IN ({', '.join(map(str, ids))})")
+            # rows a loader before the compact storage wrote (only when that table holds anything: count(*) of a
+            # whole table is read from its metadata)
+            if con.execute(f"SELECT count(*) FROM raw.{METRIC_ROWS_TABLE}").fetchone()[0]:  # type: ignore[index]
+                con.execute(f"DELETE FROM raw.{METRIC_ROWS_TABLE} WHERE source_name = ? AND source_file = ?", key)
+        else:
+            target = quote_ident(s.raw_table.removeprefix("raw."))
+            con.execute(f"DELETE FROM raw.{target} WHERE source_name = ? AND source_file = ?", key)
         for table in ("rejects", "formula_errors"):
             con.execute(f"DELETE FROM raw.{table} WHERE source_name = ? AND source_file = ?", key)
         for table in SOURCE_CATALOG_TABLES:
@@ -1062,6 +1298,13 @@ class _FileLoad:
         s, con = self.source, self.con
         frm, line, good = self._frm(), self._line(), self._good()
         name, file_, hash_, load, at = self.source.name, self.rel, self.file_hash, self.load_id, self.loaded_at
+        if self.metric_layout:
+            file_id = con.execute(f"SELECT nextval('raw.{METRIC_FILE_ID_SEQUENCE}')").fetchone()[0]  # type: ignore[index]
+            con.execute(
+                f"INSERT INTO raw.{METRIC_FILES_TABLE} (file_id, source_name, source_file, file_hash, load_id, "
+                "loaded_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [file_id, name, file_, hash_, load, at],
+            )
         with _setting(con, "preserve_insertion_order", False):  # source_row carries the order: insert in parallel
             if s.layout == Layout.table:
                 table = quote_ident(s.raw_table.removeprefix("raw."))
@@ -1082,20 +1325,21 @@ class _FileLoad:
                 # `param` is the one value bound by `metric` or `period` (a wide metric name or period date)
                 where = f"{good} AND {value} IS NOT NULL" if only_present else good
                 selects.append(
-                    f"SELECT ?, {metric}, {period}, {dimension}, {value}, {target}, ?, ?, {line}, ?, ? "
+                    f"SELECT {int(file_id)}, {metric}, {period}, {dimension}, {value}, {target}, {line} "
                     f"FROM {frm} WHERE {where}"
                 )
-                params.extend([name, *param, file_, hash_, load, at])
+                params.extend(param)
 
+            t_metric, t_period = self._metric_period_sql("t")
             if s.layout == Layout.long:
-                add("t.__metric", "t.__period", f"t.{self.by_name[s.value_column].value}", [], False)  # type: ignore[index]
+                add(t_metric, t_period, f"t.{self.by_name[s.value_column].value}", [], False)  # type: ignore[arg-type,index]
             elif s.period_columns:
                 for column, period in s.period_columns.items():
-                    add("t.__metric", "CAST(? AS DATE)", f"t.{self.by_name[column].value}", [period], True)
+                    add(t_metric, "CAST(? AS DATE)", f"t.{self.by_name[column].value}", [period], True)  # type: ignore[arg-type]
             else:
                 for metric, column in s.metric_columns.items():
-                    add("?", "t.__period", f"t.{self.by_name[column].value}", [metric], True)
-            sql = f"INSERT INTO raw.metric_values ({column_list(METRIC_VALUES)}) " + " UNION ALL ".join(selects)
+                    add("?", t_period, f"t.{self.by_name[column].value}", [metric], True)  # type: ignore[arg-type]
+            sql = f"INSERT INTO raw.{METRIC_CSV_TABLE} ({column_list(METRIC_CSV)}) " + " UNION ALL ".join(selects)
             return con.execute(sql, params).fetchone()[0]  # type: ignore[index]
 
     def _raw_line_sql(self, raw_list: str) -> str:
@@ -1108,22 +1352,25 @@ class _FileLoad:
         )
         return f"array_to_string(list_transform({raw_list}, {quoted}), {sep})"
 
-    def _insert_rejects(self, blank_lines: list[int], counts: _Counts) -> None:
+    def _insert_rejects(self, st: _Staged) -> None:
         """Write every rejected record to ``raw.rejects`` (one row per failing field)."""
         con, s, p = self.con, self.source, self.parser
+        blank_lines, counts = st.blank_lines, st.counts
         into = f"INSERT INTO raw.rejects ({column_list(REJECTS)})"
         head = [s.name, self.rel, self.file_hash]
         tail = [self.load_id, self.loaded_at]
         frm, line = self._frm(), self._line()
         # 1. lines DuckDB could not split into the declared fields (columns c<i> named as declared)
         names = [c.name for c in self.cols]
-        con.execute(
-            f"{into} SELECT ?, ?, ?, r.line, coalesce(list_extract(?::VARCHAR[], "
-            f"TRY_CAST(substr(r.column_name, 2) AS INTEGER) + 1), r.column_name), "
-            f"lower(r.error_type) || ': ' || r.error_message, trim(r.csv_line, chr(13) || chr(10)), ?, ? "
-            f"FROM {_REJECTS_TABLE} r WHERE r.line NOT IN (SELECT __rline FROM {_RECOVERED})",
-            [*head, names, *tail],
-        )
+        if st.shape_rejects:
+            recovered = f" WHERE r.line NOT IN (SELECT __rline FROM {_RECOVERED})" if st.recovered else ""
+            con.execute(
+                f"{into} SELECT ?, ?, ?, r.line, coalesce(list_extract(?::VARCHAR[], "
+                f"TRY_CAST(substr(r.column_name, 2) AS INTEGER) + 1), r.column_name), "
+                f"lower(r.error_type) || ': ' || r.error_message, trim(r.csv_line, chr(13) || chr(10)), ?, ? "
+                f"FROM {_REJECTS_TABLE} r{recovered}",
+                [*head, names, *tail],
+            )
         # 2. blank lines between records
         if blank_lines:
             con.execute(
@@ -1146,12 +1393,12 @@ class _FileLoad:
                     )
             # 3. records whose fields all parsed but that name no metric or no (valid) period
             all_ok = " AND ".join(ok(c) for c in self.cols)
-            metric, period = self._metric_period_sql()
-            for expr, present, column, reason in (
-                ("t.__metric", metric, s.metric_column, "metric name missing"),
-                ("t.__period", period, self._period_field(), "period date missing or invalid"),
+            metric, period = self._metric_period_sql("t")
+            for expr, column, reason in (
+                (metric, s.metric_column, "metric name missing"),
+                (period, self._period_field(), "period date missing or invalid"),
             ):
-                if present is not None:
+                if expr is not None:
                     con.execute(
                         f"{into} SELECT ?, ?, ?, {line}, ?, ?, {raw_line}, ?, ? FROM {frm} "
                         f"WHERE t.__bad AND {expr} IS NULL AND {all_ok}",
@@ -1206,12 +1453,14 @@ class _FileLoad:
                 f", {level} AS o{j}, CASE WHEN {present} THEN ? || ':' || "
                 f"substr(sha256(concat_ws(chr(31), {path})), 1, 16) END AS oid{j}"
             )
-        period = "NULL::DATE" if s.period_columns else "t.__period"
+        t_metric, t_period = self._metric_period_sql("t")
+        period = "NULL::DATE" if s.period_columns else t_period
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT {text(m.kpi_id)} AS kid, "
             f"{text(m.kpi_name)} AS nm, {text(m.description)} AS descr, {text(m.unit)} AS unit, "
             f"{text(m.parent_kpi)} AS parent, {text(m.direction)} AS dircode, {text(m.owner)} AS owner, "
-            f"t.__metric AS metric, {period} AS period, {self._line()} AS ln{objective_cols} "
+            f"{t_metric or 'NULL::VARCHAR'} AS metric, {period or 'NULL::DATE'} AS period, "
+            f"{self._line()} AS ln{objective_cols} "
             f"FROM {self._frm()} WHERE {self._good()}",
             [s.name] * len(levels),
         )

@@ -7,8 +7,22 @@ entries are replaced per source file).
 
 Everything is idempotent: ``CREATE ... IF NOT EXISTS`` and ``ADD COLUMN IF NOT EXISTS``. That also covers a
 table another loader created first with only the contract columns (the HTTP loader creates
-``raw.file_loads`` and ``raw.metric_values``): the columns this module adds beyond the contract
-(``raw.file_loads.formula_errors`` / ``config_hash``) are appended, never reordered.
+``raw.file_loads``): the columns this module adds beyond the contract (``raw.file_loads.formula_errors`` /
+``config_hash`` / ``file_size`` / ``file_mtime_ns`` / ``hashed_at_ns``) are appended, never reordered.
+
+``raw.metric_values`` is a view with the contract's columns over compact storage (issue 8: provenance strings
+repeated on every row made a 10M-row load ~1.8x slower than DuckDB's own ``CREATE TABLE AS read_csv``):
+
+* ``raw.metric_values__csv`` — rows of CSV ``long``/``wide`` sources: ``file_id BIGINT`` instead of the five
+  provenance columns, plus the metric shape and ``source_row``;
+* ``raw.metric_values__files`` — one row per file whose rows are loaded: ``file_id`` → ``source_name,
+  source_file, file_hash, load_id, loaded_at`` (replaced together with the file's rows);
+* ``raw.metric_values__rows`` — the contract's columns on every row, for writers that have no files (the HTTP
+  loader writes here: :func:`storage_table`). A warehouse created before this change has its
+  ``raw.metric_values`` table renamed to this on first use, so nothing already loaded is lost.
+
+Readers (dbt staging, GX batches, tests) query ``raw.metric_values`` and see one table; writers use
+:func:`storage_table`. Table-layout sources (``raw.<table>``) keep their provenance columns on every row.
 """
 
 from __future__ import annotations
@@ -66,6 +80,11 @@ FILE_LOADS: Columns = (
 FILE_LOADS_EXTRA: Columns = (
     ("formula_errors", "BIGINT"),  # spreadsheet error values loaded as NULL (B13)
     ("config_hash", "VARCHAR"),  # sha256 of the source definition: a changed dialect re-reads an unchanged file
+    # The file's size and modification time (ns since the epoch) when its hash was taken, and when that was (ns):
+    # a file whose size and mtime are unchanged since a hash taken well after that mtime is not hashed again.
+    ("file_size", "BIGINT"),
+    ("file_mtime_ns", "BIGINT"),
+    ("hashed_at_ns", "BIGINT"),
 )
 REJECTS: Columns = (
     ("source_name", "VARCHAR"),
@@ -155,8 +174,35 @@ CATALOG_TABLES: dict[str, Columns] = {
 
 _SOURCE_NAME: Columns = (("source_name", "VARCHAR"),)
 _CATALOG_FILE: Columns = (("catalog_file", "VARCHAR"),)
+# Storage behind the raw.metric_values view (see the module docstring).
+METRIC_VALUES_VIEW = "metric_values"
+METRIC_ROWS_TABLE = "metric_values__rows"
+METRIC_CSV_TABLE = "metric_values__csv"
+METRIC_FILES_TABLE = "metric_values__files"
+METRIC_FILE_ID_SEQUENCE = "metric_values__file_id"
+METRIC_CSV: Columns = (
+    ("file_id", "BIGINT NOT NULL"),
+    ("metric_name", "VARCHAR"),
+    ("period_date", "DATE"),
+    ("dimension", "VARCHAR NOT NULL DEFAULT '*'"),
+    ("value", "DOUBLE"),
+    ("target_value", "DOUBLE"),
+    ("source_row", "BIGINT"),
+)
+METRIC_FILES: Columns = (
+    ("file_id", "BIGINT NOT NULL"),
+    ("source_name", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("file_hash", "VARCHAR"),
+    ("load_id", "VARCHAR"),
+    ("loaded_at", "TIMESTAMP"),
+)
+_FILE_PROVENANCE = ("source_name", "source_file", "file_hash", "load_id", "loaded_at")
+
 RAW_TABLES: dict[str, Columns] = {
-    "metric_values": METRIC_VALUES,
+    METRIC_ROWS_TABLE: METRIC_VALUES,
+    METRIC_CSV_TABLE: METRIC_CSV,
+    METRIC_FILES_TABLE: METRIC_FILES,
     "file_loads": FILE_LOADS + FILE_LOADS_EXTRA,
     "rejects": REJECTS,
     "formula_errors": FORMULA_ERRORS,
@@ -208,11 +254,56 @@ def _create(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: Co
             con.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {quote_ident(c)} {t.split()[0]}")
 
 
+def metric_values_view_sql() -> str:
+    """``SELECT`` of the ``raw.metric_values`` view: compact CSV rows joined to their file, then the full rows."""
+    cols = [c for c, _ in METRIC_VALUES]
+    compact = ", ".join(f"f.{quote_ident(c)}" if c in _FILE_PROVENANCE else f"r.{quote_ident(c)}" for c in cols)
+    return (
+        f"SELECT {compact} FROM raw.{METRIC_CSV_TABLE} r JOIN raw.{METRIC_FILES_TABLE} f ON f.file_id = r.file_id "
+        f"UNION ALL SELECT {column_list(METRIC_VALUES)} FROM raw.{METRIC_ROWS_TABLE}"
+    )
+
+
+def _table_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+    """``BASE TABLE``, ``VIEW`` or None (absent)."""
+    row = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchone()
+    return row[0] if row else None
+
+
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema ``raw`` and every shared ``raw.*`` table of :data:`RAW_TABLES` if absent (idempotent)."""
+    """Create schema ``raw``, every shared ``raw.*`` table of :data:`RAW_TABLES` and the ``raw.metric_values`` view.
+
+    Idempotent. A ``raw.metric_values`` *table* (a warehouse from before the compact storage) is renamed to
+    ``raw.metric_values__rows`` first, rows and all.
+    """
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    if _table_type(con, "raw", METRIC_VALUES_VIEW) == "BASE TABLE":
+        if _table_type(con, "raw", METRIC_ROWS_TABLE) is None:
+            con.execute(f"ALTER TABLE raw.{METRIC_VALUES_VIEW} RENAME TO {METRIC_ROWS_TABLE}")
+        else:  # both exist (interrupted migration): keep every row
+            con.execute(f"INSERT INTO raw.{METRIC_ROWS_TABLE} BY NAME SELECT * FROM raw.{METRIC_VALUES_VIEW}")
+            con.execute(f"DROP TABLE raw.{METRIC_VALUES_VIEW}")
     for table, columns in RAW_TABLES.items():
         _create(con, "raw", table, columns)
+    con.execute(f"CREATE SEQUENCE IF NOT EXISTS raw.{METRIC_FILE_ID_SEQUENCE}")
+    if _table_type(con, "raw", METRIC_VALUES_VIEW) != "VIEW" or _view_outdated(con):
+        con.execute(f"CREATE OR REPLACE VIEW raw.{METRIC_VALUES_VIEW} AS {metric_values_view_sql()}")
+
+
+def _view_outdated(con: duckdb.DuckDBPyConnection) -> bool:
+    """The stored view selects other columns than the contract's (a view from an older version)."""
+    have = [c for c, _ in _existing_columns(con, "raw", METRIC_VALUES_VIEW).items()]
+    return have != [c for c, _ in METRIC_VALUES]
+
+
+def storage_table(raw_table: str) -> str:
+    """The table a writer with per-row provenance inserts into for ``raw_table`` (``raw.metric_values`` is a view).
+
+    ``raw.metric_values`` → ``raw.metric_values__rows``; any other name is returned unchanged.
+    """
+    return f"raw.{METRIC_ROWS_TABLE}" if raw_table == f"raw.{METRIC_VALUES_VIEW}" else raw_table
 
 
 ensure_raw_schema = create_raw_tables

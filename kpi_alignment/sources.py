@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from kpi_alignment.sources_api import ApiSource
 
@@ -183,6 +184,18 @@ class CsvSource(_Strict):
     expected_every: Literal["day", "week", "month", "quarter", "year"] | None = Field(
         None, description="How often a new file is expected (freshness of the source)."
     )
+
+    @field_validator("path")
+    @classmethod
+    def _stays_in_project(cls, v: str) -> str:
+        # a relative glob is read from the project directory and may not climb out of it (../../etc/passwd);
+        # reading elsewhere takes an explicit absolute path
+        if not PurePath(v).is_absolute() and ".." in PurePath(v).parts:
+            raise ValueError(
+                f"relative path '{v}' leaves the project directory ('..'); write an absolute path to read files "
+                "outside it"
+            )
+        return v
 
     @model_validator(mode="after")
     def _layout_fields(self) -> CsvSource:

@@ -9,14 +9,22 @@ open the working file: they read the published copy (:func:`serving_path`), whic
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 from filelock import FileLock, Timeout
 
 DEFAULT_LOCK_TIMEOUT_S = 1800.0
+DEFAULT_DB_LOCK_WAIT_S = 600.0
+"""How long a writer waits for a *DuckDB* file lock held outside our writer lock (a notebook or BI tool that opened
+the working file, a dbt process left behind by a killed run) before failing with the holder's name."""
+
+_T = TypeVar("_T")
 
 # Writers also queue in Dagster (pool duckdb_write, one at a time) so the UI shows them waiting, not failing.
 _DAGSTER_YAML = """\
@@ -113,13 +121,79 @@ def connect(
     return duckdb.connect(str(database), read_only=read_only, config=config)
 
 
+def _lock_holder(error: duckdb.Error) -> str | None:
+    """The holder DuckDB names in a lock conflict ("/usr/bin/python3 (PID 123)"), None if ``error`` is no conflict."""
+    text = str(error)
+    if "Could not set lock on file" not in text:
+        return None
+    found = re.search(r"Conflicting lock is held in (.+?\(PID \d+\))", text)
+    return found.group(1) if found else "another process"
+
+
+def retry_while_locked(action: Callable[[], _T], database: Path, *, wait_s: float | None = None) -> _T:
+    """Run ``action`` (which opens ``database``), retrying with backoff while another process holds its file lock.
+
+    Only DuckDB's "Could not set lock" conflict is retried (cases B15, B16); every other error is raised at once.
+    Raises :class:`WarehouseBusy` naming the holder (program and PID) when the lock is still held after ``wait_s``
+    seconds (default :data:`DEFAULT_DB_LOCK_WAIT_S`).
+    """
+    wait_s = DEFAULT_DB_LOCK_WAIT_S if wait_s is None else wait_s
+    deadline = time.monotonic() + wait_s
+    delay = 0.1
+    while True:
+        try:
+            return action()
+        except duckdb.IOException as e:
+            holder = _lock_holder(e)
+            if holder is None:
+                raise
+            if time.monotonic() + delay > deadline:
+                raise WarehouseBusy(
+                    f"{database} has been locked by {holder} for over {wait_s:.0f}s. Only kpi-align may open this "
+                    "file read-write; BI tools and notebooks must open serving/kpi_alignment.duckdb read-only "
+                    "(see README, 'Connecting BI tools')"
+                ) from e
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def connect_writer(
+    database: Path,
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    wait_s: float | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to ``database``, waiting (bounded) for a foreign DuckDB lock to go away.
+
+    Call it while holding :func:`writer_lock`; raises :class:`WarehouseBusy` naming the holder after ``wait_s``.
+    """
+    return retry_while_locked(
+        lambda: connect(database, threads=threads, memory_limit=memory_limit), database, wait_s=wait_s
+    )
+
+
+def wait_until_writable(paths: WarehousePaths, *, wait_s: float | None = None) -> None:
+    """Block (bounded) until this process could open the working database read-write, then return.
+
+    For writers that open the file themselves (the ``dbt build`` subprocess): called under :func:`writer_lock` so
+    that a process outside the lock protocol still holding the file fails the step with the holder's name instead
+    of failing dbt half-way. Raises :class:`WarehouseBusy` after ``wait_s``.
+    """
+    connect_writer(paths.database, wait_s=wait_s).close()
+
+
 @contextlib.contextmanager
 def write_connection(
     paths: WarehousePaths, *, threads: int | None = None, memory_limit: str | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The writer lock plus a read-write connection to the working database, closed on exit."""
+    """The writer lock plus a read-write connection to the working database, closed on exit.
+
+    Raises :class:`WarehouseBusy` if another kpi-align writer keeps the lock past its timeout, or a process outside
+    the lock protocol keeps the file itself locked (see :func:`connect_writer`).
+    """
     with writer_lock(paths):
-        con = connect(paths.database, threads=threads, memory_limit=memory_limit)
+        con = connect_writer(paths.database, threads=threads, memory_limit=memory_limit)
         try:
             yield con
         finally:

@@ -18,7 +18,7 @@ from dagster_dbt import (
 )
 
 from kpi_alignment.dbt import dbt_vars
-from kpi_alignment.warehouse import writer_lock
+from kpi_alignment.warehouse import wait_until_writable, writer_lock
 from orchestration.context import dbt_project, paths, project
 from orchestration.defs.raw_sources import source_asset_key
 
@@ -54,8 +54,13 @@ TRANSLATOR = KpiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
     project=dbt_project(),
     dagster_dbt_translator=TRANSLATOR,
     pool="duckdb_write",
+    # dbt unit tests check the product's SQL on fixed fixtures: they run in the product's test suite, not
+    # against each project's settings every night.
+    exclude="resource_type:unit_test",
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """``dbt build`` (models, snapshots, tests) under the writer lock."""
+    """``dbt build`` (models, snapshots, data tests) under the writer lock."""
     with writer_lock(paths()):
+        # a process outside the lock protocol (a dbt left behind by a killed run) may still hold the file
+        wait_until_writable(paths())
         yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars(project()))], context=context).stream()
