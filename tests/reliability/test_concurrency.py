@@ -28,16 +28,6 @@ def test_multiprocess_job_succeeds_without_lock_errors(multiprocess_night) -> No
 
 
 @pytest.mark.slow
-def test_multiprocess_writers_really_ran_at_the_same_time(multiprocess_night) -> None:
-    # Dagster's pool limit was lifted for this run: only kpi-align's writer lock kept the writers apart
-    windows = {k: v for k, v in multiprocess_night.step_windows.items() if k.startswith("raw__")}
-    assert len(windows) >= 2, multiprocess_night.step_windows
-    overlapping = [
-        (a, b) for a, b in combinations(windows, 2) if windows[a][0] < windows[b][1] and windows[b][0] < windows[a][1]
-    ]
-    assert overlapping, windows
-
-
 HOLDER = """
 import duckdb, sys, time
 con = duckdb.connect(sys.argv[1], read_only=True)  # what a BI tool pointed at the wrong file does (B15 sequence A)
