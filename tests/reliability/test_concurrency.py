@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from itertools import combinations
 from pathlib import Path
 
 import duckdb
@@ -27,7 +26,6 @@ def test_multiprocess_job_succeeds_without_lock_errors(multiprocess_night) -> No
             assert error not in text
 
 
-@pytest.mark.slow
 HOLDER = """
 import duckdb, sys, time
 con = duckdb.connect(sys.argv[1], read_only=True)  # what a BI tool pointed at the wrong file does (B15 sequence A)
