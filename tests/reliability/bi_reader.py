@@ -52,7 +52,7 @@ def main(served: str, expected_json: str, stop_file: str, report_json: str) -> N
         if not ready:
             print("ready", flush=True)
             ready = True
-        time.sleep(0.02)
+        time.sleep(0.05)
     held.close()
     report["inodes"] = inodes
     Path(report_json).write_text(json.dumps(report))

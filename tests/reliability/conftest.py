@@ -1,10 +1,10 @@
 """Session fixtures for the reliability tests: each scenario (see ``scenarios.py``) is a few real ``kpi-align`` runs,
 started once per session and in parallel with the others, because each run takes a minute or more.
 
-When the first reliability test asks for a scenario, every scenario some collected test needs is started in a thread:
-the messy project (bad sources, secrets, SQL/HTML traps, then the multiprocess executor on it) at once, and the forks
-of the clean example run (``demo_run`` from ``tests/conftest.py``: a second night read by a BI process, a failing
-night, the crash chain) as soon as that run is done. A test then waits only for the scenario it reads.
+When the first reliability test asks for a scenario, every scenario some collected test needs is started in a
+thread: the messy project (bad sources, secrets, SQL/HTML traps) and a copy of it on the multiprocess executor at
+once, and the forks of the clean example run (``demo_run`` from ``tests/conftest.py``: a second night read by a BI
+process, a failing night, the crash chain) as soon as that run is done. A test then waits only for its scenario.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import scenarios as sc
 from pipeline_testkit import copy_example
-from reliability_kit import Loopback, fork
+from reliability_kit import Loopback
 
-FORKS = ("second_night", "failed_night", "crash_chain")
+FORKS = ("crash_chain", "second_night", "failed_night")  # longest first
 MESSY = ("messy_night", "multiprocess_night")
 
 
@@ -28,7 +28,7 @@ class ScenarioPool:
     """Scenario name -> future of its result."""
 
     def __init__(self) -> None:
-        self._executor = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="scenario")
+        self._executor = cf.ThreadPoolExecutor(max_workers=len(FORKS) + len(MESSY), thread_name_prefix="scenario")
         self._futures: dict[str, cf.Future[Any]] = {}
 
     def submit(self, name: str, fn: Callable[..., Any], *args: Any) -> None:
@@ -48,17 +48,21 @@ def _wanted(session: pytest.Session) -> set[str]:
     return {n for item in session.items for n in getattr(item, "fixturenames", ()) if n in names}
 
 
-def _messy(root: Path, flight_exports: Path) -> tuple[sc.MessyNight, sc.MultiprocessNight]:
-    """The messy project run with ``kpi-align run``, then a fork of it run by ``dg launch`` (multiprocess)."""
+def _messy(root: Path, flight_exports: Path, token: str) -> sc.MessyNight:
+    """The messy project run with ``kpi-align run``."""
     project = copy_example(root / "project", flight_exports)
-    token = f"kpisecret{uuid.uuid4().hex}"
     with Loopback(token, sc.partner_pages()) as server:
         sc.write_messy_project(project, server.base_url)
-        messy = sc.messy_night(project, root / "out", root, server)
-        mp_project, mp_output = fork(project, root / "out", root / "multiprocess")
+        return sc.messy_night(project, root / "out", root, server)
+
+
+def _multiprocess(root: Path, flight_exports: Path, token: str) -> sc.MultiprocessNight:
+    """Another copy of the messy project, run by ``dg launch`` (multiprocess executor)."""
+    project = copy_example(root / "project", flight_exports)
+    with Loopback(token, sc.partner_pages()) as server:
+        sc.write_messy_project(project, server.base_url)
         env = {sc.TOKEN_ENV: token, sc.WEBHOOK_ENV: f"{server.base_url}/hooks/{token}"}
-        multi = sc.multiprocess_night(mp_project, mp_output, root / "multiprocess", env)
-    return messy, multi
+        return sc.multiprocess_night(project, root / "out", root, env)
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +70,13 @@ def scenario_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     wanted = _wanted(request.session)
     pool = ScenarioPool()
     try:
-        if wanted & set(MESSY):
+        token = f"kpisecret{uuid.uuid4().hex}"  # planted in both messy runs' environment, searched for afterwards
+        if "messy_night" in wanted:
             flights = request.getfixturevalue("flight_exports")
-            pool.submit("messy", _messy, tmp_path_factory.mktemp("messy"), flights)
+            pool.submit("messy_night", _messy, tmp_path_factory.mktemp("messy"), flights, token)
+        if "multiprocess_night" in wanted:
+            flights = request.getfixturevalue("flight_exports")
+            pool.submit("multiprocess_night", _multiprocess, tmp_path_factory.mktemp("multiprocess"), flights, token)
         if wanted & set(FORKS):
             demo = request.getfixturevalue("demo_run")  # the clean run every fork starts from (about 1-2 min)
             assert demo.process.returncode == 0, (
@@ -105,9 +113,9 @@ def crash_chain(scenario_pool: ScenarioPool) -> sc.CrashChain:
 
 @pytest.fixture(scope="session")
 def messy_night(scenario_pool: ScenarioPool) -> sc.MessyNight:
-    return scenario_pool.result("messy")[0]
+    return scenario_pool.result("messy_night")
 
 
 @pytest.fixture(scope="session")
 def multiprocess_night(scenario_pool: ScenarioPool) -> sc.MultiprocessNight:
-    return scenario_pool.result("messy")[1]
+    return scenario_pool.result("multiprocess_night")

@@ -105,15 +105,17 @@ def fork(project: Path, output: Path, dest: Path, *, warehouse: bool = True) -> 
     return new_project, new_output
 
 
-def wait_for(condition: Callable[[], bool], what: str, run: Run | None = None, timeout: float = 300) -> None:
-    """Poll ``condition`` every 20 ms; fail naming ``what`` (and the run's output) on timeout or early exit."""
+def wait_for(
+    condition: Callable[[], bool], what: str, run: Run | None = None, timeout: float = 300, interval: float = 0.02
+) -> None:
+    """Poll ``condition`` every ``interval`` s; fail naming ``what`` (and the run's output) on timeout or early exit."""
     deadline = time.monotonic() + timeout
     while not condition():
         if run is not None and run.process.poll() is not None:
             raise AssertionError(f"run ended before {what}: {run.describe()}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 # --- reading DuckDB files back ------------------------------------------------------------------------------------

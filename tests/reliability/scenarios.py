@@ -395,51 +395,79 @@ concurrency:
 @dataclass
 class MultiprocessNight:
     """``dg launch --job nightly_alignment`` (multiprocess executor) with writer pools unlimited in Dagster, so only
-    kpi-align's own writer lock keeps the writers apart."""
+    kpi-align's own writer lock keeps the writers apart. ``waiting_together`` are the writer steps that had started,
+    all at once, while the test held that lock."""
 
     process: subprocess.CompletedProcess[str]
     run_id: str | None
-    step_windows: dict[str, tuple[float, float]]
+    waiting_together: list[str]
     failures: list[str]
     engine_text: str
     output: Path
 
 
-def multiprocess_night(project: Path, output: Path, dest: Path, env: dict[str, str]) -> MultiprocessNight:
-    """Launch the job through ``dg`` on ``project`` (its working database removed first, so every source writes)."""
+WRITER_STEPS = ("raw__", "strategy_catalog")
+MULTIPROCESS_CONFIG = json.dumps({"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}})
+
+
+def _run_events(home: Path) -> tuple[str | None, list]:
     import dagster as dg
 
-    for stale in output.glob("warehouse.duckdb*"):
-        stale.unlink()
-    home = dest / "dagster_home"
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text(UNLIMITED_POOLS)
-    full_env = clean_env(
-        {**env, "DAGSTER_HOME": str(home), "KPI_ALIGN_PROJECT": str(project), "KPI_ALIGN_OUTPUT_DIR": str(output)}
-    )
-    process = subprocess.run(
-        [str(Path(sys.executable).with_name("dg")), "launch", "--job", "nightly_alignment"],
-        cwd=HERE.parents[1],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    windows: dict[str, tuple[float, float]] = {}
-    failures, texts = [], []
     with dg.DagsterInstance.from_config(str(home)) as instance:
         records = instance.get_run_records()
         run_id = records[0].dagster_run.run_id if records else None
-        for entry in instance.all_logs(run_id) if run_id else []:
-            event = entry.dagster_event
-            texts.append(entry.user_message or "")
-            if event is None or entry.step_key is None:
-                continue
-            if event.event_type == dg.DagsterEventType.STEP_START:
-                windows[entry.step_key] = (entry.timestamp, float("inf"))
-            elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-                windows[entry.step_key] = (windows[entry.step_key][0], entry.timestamp)
-                if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                    failures.append(entry.step_key)
-    return MultiprocessNight(process, run_id, windows, failures, "\n".join(texts), output)
+        return run_id, list(instance.all_logs(run_id)) if run_id else []
+
+
+def _started_writers(events: list) -> list[str]:
+    import dagster as dg
+
+    return sorted(
+        e.step_key
+        for e in events
+        if e.dagster_event is not None
+        and e.dagster_event.event_type == dg.DagsterEventType.STEP_START
+        and (e.step_key or "").startswith(WRITER_STEPS)
+    )
+
+
+def multiprocess_night(project: Path, output: Path, dest: Path, env: dict[str, str]) -> MultiprocessNight:
+    """Launch the job through ``dg`` on ``project`` (a first run: every source writes) while the test holds the
+    warehouse writer lock, until several writer steps have started and wait for it; then let them go."""
+    import dagster as dg
+
+    home = dest / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(UNLIMITED_POOLS)
+    output.mkdir(parents=True, exist_ok=True)
+    full_env = clean_env(
+        {**env, "DAGSTER_HOME": str(home), "KPI_ALIGN_PROJECT": str(project), "KPI_ALIGN_OUTPUT_DIR": str(output)}
+    )
+    command = [str(Path(sys.executable).with_name("dg")), "launch", "--job", "nightly_alignment"]
+    lock = FileLock(str(output / "warehouse.duckdb.writer.lock"))
+    lock.acquire()
+    with open(dest / "dg.stdout", "w+") as out, open(dest / "dg.stderr", "w+") as err:
+        launched = subprocess.Popen(
+            [*command, "--config-json", MULTIPROCESS_CONFIG], cwd=HERE.parents[1], env=full_env, stdout=out, stderr=err
+        )
+        try:
+            together: list[str] = []
+
+            def several_waiting() -> bool:
+                nonlocal together
+                together = _started_writers(_run_events(home)[1])
+                return len(together) >= 3 or launched.poll() is not None
+
+            wait_for(several_waiting, "writer steps to start while the lock is held", timeout=600, interval=1.0)
+        finally:
+            lock.release()
+        launched.wait(timeout=900)
+        out.seek(0)
+        err.seek(0)
+        process = subprocess.CompletedProcess(launched.args, launched.returncode, out.read(), err.read())
+    run_id, events = _run_events(home)
+    failures = [
+        e.step_key for e in events if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
+    ]
+    texts = "\n".join(e.user_message or "" for e in events)
+    return MultiprocessNight(process, run_id, together, [f for f in failures if f], texts, output)

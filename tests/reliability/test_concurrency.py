@@ -26,6 +26,13 @@ def test_multiprocess_job_succeeds_without_lock_errors(multiprocess_night) -> No
             assert error not in text
 
 
+@pytest.mark.slow
+def test_several_multiprocess_writers_wait_for_the_same_lock_and_all_complete(multiprocess_night) -> None:
+    # Dagster's pool limit was lifted for this run and the test held kpi-align's writer lock until several writer
+    # steps (separate processes) had started: they were all at the lock at once, then wrote one after the other
+    assert len(multiprocess_night.waiting_together) >= 3, multiprocess_night.waiting_together
+
+
 HOLDER = """
 import duckdb, sys, time
 con = duckdb.connect(sys.argv[1], read_only=True)  # what a BI tool pointed at the wrong file does (B15 sequence A)

@@ -64,8 +64,8 @@ def test_the_planted_token_was_really_used(messy_night) -> None:
 
 @pytest.mark.slow
 def test_planted_token_is_in_no_file_log_database_report_or_output(messy_night, multiprocess_night) -> None:
-    root = messy_night.project.parent  # project, output, run logs, and the multiprocess run's copy and instance
-    files = _all_files(root)
+    # both runs' project, output (Dagster instance, dbt and run logs, DuckDB files, reports) and console output
+    files = _all_files(messy_night.project.parent) + _all_files(multiprocess_night.output.parent)
     assert any(f.suffix == ".duckdb" for f in files) and any(f.name.endswith(".log") for f in files)
     leaks = [str(f) for f in files for form in _forms(messy_night.token) if form in f.read_bytes()]
     assert leaks == []
