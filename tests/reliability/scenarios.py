@@ -439,6 +439,8 @@ def multiprocess_night(project: Path, output: Path, dest: Path, env: dict[str, s
     home = dest / "dagster_home"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(UNLIMITED_POOLS)
+    with dg.DagsterInstance.from_config(str(home)):
+        pass  # create the instance's storage now: polling it while dg creates it races on the schema migration
     output.mkdir(parents=True, exist_ok=True)
     full_env = clean_env(
         {**env, "DAGSTER_HOME": str(home), "KPI_ALIGN_PROJECT": str(project), "KPI_ALIGN_OUTPUT_DIR": str(output)}
