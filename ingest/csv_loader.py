@@ -103,7 +103,9 @@ LOADER_VERSION = "2"
 """Part of each file's config hash: bump when a change to this module must re-read unchanged files."""
 
 _CHUNK = 1 << 20
-_NULL_SENTINEL = "\x1f\x1ekpi-align:no-null\x1e\x1f"  # DuckDB's nullstr: no real field equals it, so '' stays ''
+# DuckDB's nullstr is a text no real field equals (so '' stays ''), made of control characters because DuckDB
+# refuses one that contains the delimiter, quote or escape: any character but a line break can be the delimiter.
+_NULL_CANDIDATES = "\x1f\x1e\x1d\x1c\x1b\x1a\x19\x18"
 _TYPED = "__kpi_align_typed"
 _RECOVERED = "__kpi_align_recovered"
 _GAPS = "__kpi_align_gaps"
@@ -976,7 +978,8 @@ class _FileLoad:
             f"strict_mode = true, store_rejects = true, rejects_table = '{_REJECTS_TABLE}', "
             f"rejects_scan = '{_REJECTS_SCAN}', encoding = ?)"
         )
-        return sql, [str(path), d.delimiter, d.quote, d.quote, _NULL_SENTINEL, duck_encoding]
+        sentinel = "".join(c for c in _NULL_CANDIDATES if c not in (d.delimiter, d.quote))
+        return sql, [str(path), d.delimiter, d.quote, d.quote, sentinel, duck_encoding]
 
     def _typed_select(self, from_sql: str, rline: str) -> str:
         """SELECT of the typed table from raw VARCHAR columns c0..cN.

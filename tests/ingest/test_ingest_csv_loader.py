@@ -294,6 +294,16 @@ def test_a_wrong_delimiter_fails_the_file_with_every_line_accounted_for(project:
     assert "header does not match" in f.message and "found ['k;v']" in f.message
 
 
+@pytest.mark.parametrize("delimiter", [":", "-", "x", "\x1f"])
+def test_any_delimiter_reads_its_file(project: Path, con, delimiter: str):
+    # DuckDB refuses a null placeholder containing the delimiter: ':' crashed every file of such a source
+    d = delimiter.encode()
+    (project / "data.csv").write_bytes(b"k" + d + b"v\n" + b'"a' + d + b'b"' + d + b"1\n" + d + b"2\n")
+    f = load(con, table_source(dialect={"delimiter": delimiter}), project).files[0]
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 2, 0), f.message
+    assert loaded(con) == [(f"a{delimiter}b", 1.0, 2), (None, 2.0, 3)]
+
+
 def test_every_line_with_a_trailing_delimiter_still_loads(project: Path, con):
     lines = b"".join(b"k%d,%d,\n" % (i, i) for i in range(50_000))
     (project / "data.csv").write_bytes(b"k,v\n" + lines)
