@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from ingest_testkit import csv_source, load, rows
 
 from ingest.raw_schema import METRIC_VALUES, create_raw_tables
@@ -89,6 +90,49 @@ def test_replacing_a_file_swaps_its_rows_and_its_file_row_only(project: Path, co
     assert new_ids["drop/b.csv"] == old_ids["drop/b.csv"] and new_ids["drop/a.csv"] != old_ids["drop/a.csv"]
     # no orphan rows of the replaced file are left in storage
     assert rows(con, "SELECT count(*) FROM raw.metric_values__csv") == [(3,)]
+
+
+# A long file read in one pass (several row groups, read in parallel) unless a record needs a closer look; a defect
+# on line 250,000 of a replaced file makes it staged instead, with the same outcome as for a small file.
+DEFECTS = {
+    "none": ("2024-01-01,m,x,{n}", 0, 0, []),
+    "bad value": ("2024-01-01,m,x,oops", 1, 0, [(250_000, "value")]),
+    "formula error": ("2024-01-01,m,x,#DIV/0!", 0, 1, []),
+    "duplicate": ("2024-01-01,m,x,2", 1, 0, [(250_000, None)]),
+    "blank line": ("", 1, 0, [(250_000, None)]),
+    "line break in quotes": ('2024-01-01,m,"x\ny",{n}', 0, 0, []),
+    "extra field": ("2024-01-01,m,x,{n},9", 1, 0, [(250_000, None)]),
+    "trailing delimiter": ("2024-01-01,m,x,{n},", 0, 0, []),
+}
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+def test_a_large_long_file_loads_with_line_numbers_rejects_and_replacement_exact(project: Path, con, defect: str):
+    line, rejected, formula_errors, rejects = DEFECTS[defect]
+    records = 300_000
+
+    def text(defect_line: str | None) -> str:
+        body = [f"2024-01-01,m,x,{n}" for n in range(2, records + 2)]  # the value is the line number
+        if defect_line is not None:
+            body[250_000 - 2] = defect_line.format(n=250_000)
+        return "day,metric,dim,value\n" + "\n".join(body) + "\n"
+
+    deliver(project, "a.csv", text(None).replace(",x,", ",old,"))
+    assert load(con, csv_source(**LONG), project, "L1").files[0].status == "loaded"
+    deliver(project, "a.csv", text(line))
+    f = load(con, csv_source(**LONG), project, "L2").files[0]
+
+    assert (f.status, f.source_records, f.rows_loaded, f.rows_rejected) == (
+        "replaced", records, records - rejected, rejected,
+    ), f.message  # fmt: skip
+    assert f.formula_errors == formula_errors
+    assert rows(con, "SELECT line_number, field FROM raw.rejects ORDER BY 1") == rejects
+    # every row in file order, each line once, nothing left of the replaced version
+    assert rows(
+        con,
+        "SELECT count(*), count(*) FILTER (WHERE value <> source_row), count(*) FILTER (WHERE dimension = 'old') "
+        "FROM raw.metric_values",
+    ) == [(records - rejected, 0, 0)]
 
 
 def test_a_legacy_metric_values_table_is_kept_and_its_rows_of_a_reloaded_file_replaced(project: Path, tmp_path):
