@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from kpi_alignment.runner import release_dead_runs
 from orchestration.context import project
 
 nightly_job = dg.define_asset_job(
@@ -14,15 +15,19 @@ nightly_job = dg.define_asset_job(
 @dg.definitions
 def schedules() -> dg.Definitions:
     schedule = project().settings.schedule
-    return dg.Definitions(
-        jobs=[nightly_job],
-        schedules=[
-            dg.ScheduleDefinition(
-                name="nightly_alignment_schedule",
-                job=nightly_job,
-                cron_schedule=schedule.cron,
-                execution_timezone=schedule.timezone,
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-            )
-        ],
+
+    @dg.schedule(
+        name="nightly_alignment_schedule",
+        job=nightly_job,
+        cron_schedule=schedule.cron,
+        execution_timezone=schedule.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
     )
+    def nightly_alignment_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        """Tonight's run, after freeing the writer slot of any run that was killed (it would wait forever)."""
+        if context.instance_ref is not None:
+            for run_id in release_dead_runs(context.instance):
+                context.log.warning(f"run {run_id} was killed before it finished: marked failed, writer slot freed")
+        return dg.RunRequest()
+
+    return dg.Definitions(jobs=[nightly_job], schedules=[nightly_alignment_schedule])

@@ -48,9 +48,17 @@ def _wanted(session: pytest.Session) -> set[str]:
     return {n for item in session.items for n in getattr(item, "fixturenames", ()) if n in names}
 
 
+def _messy_copy(root: Path, flight_exports: Path) -> Path:
+    """A copy of the example with three months of flights (enough to feed its KPIs; these runs test other things)."""
+    project = copy_example(root / "project", flight_exports)
+    for month in sorted((project / "data" / "flights").glob("*.csv"))[3:]:
+        month.unlink()
+    return project
+
+
 def _messy(root: Path, flight_exports: Path, token: str) -> sc.MessyNight:
     """The messy project run with ``kpi-align run``."""
-    project = copy_example(root / "project", flight_exports)
+    project = _messy_copy(root, flight_exports)
     with Loopback(token, sc.partner_pages()) as server:
         sc.write_messy_project(project, server.base_url)
         return sc.messy_night(project, root / "out", root, server)
@@ -58,7 +66,7 @@ def _messy(root: Path, flight_exports: Path, token: str) -> sc.MessyNight:
 
 def _multiprocess(root: Path, flight_exports: Path, token: str) -> sc.MultiprocessNight:
     """Another copy of the messy project, run by ``dg launch`` (multiprocess executor)."""
-    project = copy_example(root / "project", flight_exports)
+    project = _messy_copy(root, flight_exports)
     with Loopback(token, sc.partner_pages()) as server:
         sc.write_messy_project(project, server.base_url)
         env = {sc.TOKEN_ENV: token, sc.WEBHOOK_ENV: f"{server.base_url}/hooks/{token}"}

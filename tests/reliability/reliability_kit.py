@@ -237,16 +237,27 @@ def run_id_from(stdout: str) -> str:
     raise AssertionError(f"no run id in:\n{stdout}")
 
 
+def run_events(home: Path, run_id: str | None = None) -> tuple[str | None, list]:
+    """(run id, its event log entries) of run ``run_id`` (default: the latest run) of the instance in ``home``."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        if run_id is None:
+            records = instance.get_run_records(limit=1)
+            run_id = records[0].dagster_run.run_id if records else None
+        return run_id, list(instance.all_logs(run_id)) if run_id else []
+
+
 def steps_started(output: Path, run_id: str) -> set[str]:
     """Step keys that started in run ``run_id`` of the project's Dagster instance."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(output / "dagster_home")) as instance:
-        return {
-            e.step_key
-            for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
-            if e.step_key is not None
-        }
+    _, events = run_events(output / "dagster_home", run_id)
+    return {
+        e.step_key
+        for e in events
+        if e.step_key is not None and e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_START
+    }
 
 
 # --- catching the instant a file appears (Linux inotify) ----------------------------------------------------------

@@ -2,8 +2,10 @@
 copy of a project. Each function does the runs and records what the tests assert on; nothing is asserted here except
 that a situation was really reached (e.g. the kill landed mid-dbt), so one scenario feeds several small tests.
 
-All scenarios start from a finished clean run of the bundled example (``base``: its project and output folders) and
-work on a fork of it, so ``base``'s marts are the reference every scenario compares with.
+The second night, the failing night and the crash chain start from a finished clean run of the bundled example
+(``base``: its project and output folders) and work on a fork of it, so ``base``'s marts are their reference. The
+messy project (bad sources, a planted secret, SQL/HTML traps) is a fresh copy of the example with sources added, run
+once by ``kpi-align run`` and, in another copy, by ``dg launch`` on the multiprocess executor.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from reliability_kit import (
     published_state,
     query,
     raw_state,
+    run_events,
     run_id_from,
     run_to_end,
     start_run,
@@ -109,13 +112,18 @@ def second_night(base: Base, dest: Path) -> SecondNight:
     )
 
 
-# --- a run whose dbt build fails a blocking (error-severity) test ---------------------------------------------------
+# --- a run whose dbt build fails a blocking (error-severity) check --------------------------------------------------
 
-FAILING_TEST = """
-        data_tests:
-          - not_null:
-              config:
-                severity: error
+UNFED_KPI = """kpis:
+  - id: KPI-NPS
+    name: Net promoter score
+    direction: higher_is_better
+    aggregation: average
+    grain: month
+    owner: Customer Experience <cx@airline.example>
+    metrics: {value: nps_survey_score}
+links:
+  - {kpi: KPI-NPS, objective: OBJ-RELIABLE}
 """
 
 
@@ -129,13 +137,10 @@ class FailedNight:
 
 
 def failed_night(base: Base, dest: Path) -> FailedNight:
-    """A fork whose project model gets an error-severity dbt test that fails (``target_value`` is always null)."""
+    """A fork whose catalog gains a linked KPI that no source feeds: the example's settings make ``unfed`` an error,
+    so dbt's ``assert_no_unfed_kpis`` check fails and ``dbt build`` exits non-zero (no dbt file changes)."""
     project, output = fork(base.project, base.output, dest)
-    models_yml = project / "models" / "_flights__models.yml"
-    text = models_yml.read_text(encoding="utf-8")
-    anchor = "      - name: target_value\n        description: Always null (targets live in catalog/targets.yml).\n"
-    assert anchor in text, "the example's model YAML changed: update FAILING_TEST's anchor"
-    models_yml.write_text(text.replace(anchor, anchor + FAILING_TEST.lstrip("\n")), encoding="utf-8")
+    (project / "catalog" / "zz_unfed.yml").write_text(UNFED_KPI, encoding="utf-8")
     before = published_state(output)
     run = run_to_end(project, output, dest / "logs")
     run_id = run_id_from(run.out)
@@ -410,15 +415,6 @@ WRITER_STEPS = ("raw__", "strategy_catalog")
 MULTIPROCESS_CONFIG = json.dumps({"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}})
 
 
-def _run_events(home: Path) -> tuple[str | None, list]:
-    import dagster as dg
-
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        records = instance.get_run_records()
-        run_id = records[0].dagster_run.run_id if records else None
-        return run_id, list(instance.all_logs(run_id)) if run_id else []
-
-
 def _started_writers(events: list) -> list[str]:
     import dagster as dg
 
@@ -457,7 +453,7 @@ def multiprocess_night(project: Path, output: Path, dest: Path, env: dict[str, s
 
             def several_waiting() -> bool:
                 nonlocal together
-                together = _started_writers(_run_events(home)[1])
+                together = _started_writers(run_events(home)[1])
                 return len(together) >= 3 or launched.poll() is not None
 
             wait_for(several_waiting, "writer steps to start while the lock is held", timeout=600, interval=1.0)
@@ -467,7 +463,7 @@ def multiprocess_night(project: Path, output: Path, dest: Path, env: dict[str, s
         out.seek(0)
         err.seek(0)
         process = subprocess.CompletedProcess(launched.args, launched.returncode, out.read(), err.read())
-    run_id, events = _run_events(home)
+    run_id, events = run_events(home)
     failures = [
         e.step_key for e in events if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
     ]

@@ -37,11 +37,11 @@ def test_failed_run_exits_1_and_names_the_failed_step_and_check(failed_night) ->
     out = failed_night.run.out
     assert failed_night.run.process.returncode == 1, failed_night.run.describe()
     assert "failed step: dbt_models" in out
-    assert "not_null_int_flights__daily_metrics_target_value" in out
+    assert "assert_no_unfed_kpis" in out
 
 
 def test_failed_dbt_check_means_no_publish_and_no_report(failed_night) -> None:
-    # dagster-dbt fails the step when dbt build exits non-zero (an error-severity test failed); Dagster then skips
+    # dagster-dbt fails the step when dbt build exits non-zero (an error-severity check failed); Dagster then skips
     # every step downstream of it
     assert "dbt_models" in failed_night.steps
     assert "serving__published_marts" not in failed_night.steps

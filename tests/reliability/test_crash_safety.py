@@ -5,6 +5,11 @@ the first run has every flight file to load; the reference for the end state is 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from reliability_kit import marts, raw_state
 
@@ -74,3 +79,42 @@ def test_no_raw_row_is_duplicated_or_lost(crash_chain, base) -> None:
 
 def test_leftovers_of_the_killed_publish_are_cleaned_up(crash_chain) -> None:
     assert crash_chain.final_leftovers == []
+
+
+# --- a run killed while holding the writer-pool slot, released by the nightly schedule ----------------------------
+
+HOLDS_THE_SLOT = """
+import time
+import dagster as dg
+
+@dg.asset(pool="duckdb_write")
+def writer():
+    print("claimed", flush=True)
+    time.sleep(600)
+
+defs = dg.Definitions(assets=[writer], jobs=[dg.define_asset_job("writes", selection=[writer])])
+with dg.DagsterInstance.get() as instance:
+    defs.resolve_job_def("writes").execute_in_process(instance=instance)
+"""
+
+
+def test_schedule_frees_the_writer_slot_of_a_killed_run(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from kpi_alignment.warehouse import WarehousePaths
+    from orchestration.defs.schedules import schedules
+
+    home = WarehousePaths(tmp_path).ensure().dagster_home  # the project's instance config: one writer step at a time
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    holder = subprocess.Popen([sys.executable, "-c", HOLDS_THE_SLOT], env=env, stdout=subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdout.readline() == b"claimed\n"
+    holder.kill()
+    holder.wait()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [dead] = instance.event_log_storage.get_concurrency_run_ids()
+        assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.STARTED  # what the kill leaves behind
+        schedule = schedules().resolve_schedule_def("nightly_alignment_schedule")
+        result = schedule.evaluate_tick(dg.build_schedule_context(instance=instance))
+        assert len(result.run_requests or []) == 1
+        assert instance.event_log_storage.get_concurrency_run_ids() == set()
+        assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
