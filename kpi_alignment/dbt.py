@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi_alignment.project import REPO_ROOT, Project
+from kpi_alignment.sources import ApiSource
 from kpi_alignment.warehouse import WarehousePaths
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -35,8 +36,11 @@ def dbt_env(project: Project, database: Path | None = None) -> dict[str, str]:
     paths = WarehousePaths(project.output_dir)
     env = dict(os.environ)
     env["KPI_ALIGN_DATABASE"] = str(database or paths.database)
-    if project.settings.warehouse.threads:
-        env["KPI_ALIGN_DBT_THREADS"] = str(project.settings.warehouse.threads)
+    warehouse = project.settings.warehouse
+    if warehouse.threads:
+        env["KPI_ALIGN_DBT_THREADS"] = str(warehouse.threads)
+    if warehouse.memory_limit:
+        env["KPI_ALIGN_DUCKDB_MEMORY_LIMIT"] = warehouse.memory_limit
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
 
@@ -56,6 +60,9 @@ def dbt_vars(project: Project, evaluation_date: dt.date | None = None) -> dict[s
         "objective_score_grains": list(s.scoring.objective_score_grains),
         # due dates of fct_source_freshness
         "source_expected_every": {src.name: src.expected_every for src in project.sources if src.expected_every},
+        # incremental int_metric_values_latest: an API run may replace all of its source's rows
+        "api_sources": [src.name for src in project.sources if isinstance(src, ApiSource)],
+        "metric_values_lookback_hours": s.metric_values_lookback_hours,
     }
     if evaluation_date is not None:
         out["evaluation_date"] = evaluation_date.isoformat()

@@ -128,10 +128,17 @@ class Scoring(_Strict):
 
 
 class Warehouse(_Strict):
-    """DuckDB settings applied to every connection the pipeline opens."""
+    """DuckDB settings applied to every connection the pipeline opens (ingest, catalog, dbt, publish)."""
 
-    threads: int | None = Field(None, ge=1)
-    memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'.")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="DuckDB worker threads of the pipeline's own connections, and models dbt builds at once. "
+        "Default: every core (dbt: one model at a time).",
+    )
+    memory_limit: str | None = Field(
+        None, description="DuckDB memory_limit, e.g. '4GB' or '50%', also for dbt. Default: DuckDB's (80% of RAM)."
+    )
 
 
 class Settings(_Strict):
@@ -152,6 +159,12 @@ class Settings(_Strict):
     output_dir: str = ".kpi-align"
     derived_metric_models: list[str] = Field(
         default_factory=list, description="dbt models in models/ that return the metric shape."
+    )
+    metric_values_lookback_hours: int = Field(
+        24,
+        ge=0,
+        description="dbt reads again the metric value loads stamped up to this many hours before the newest load "
+        "it already holds (int_metric_values_latest is incremental); more costs a little time, never a wrong row.",
     )
     delivery: Delivery = Field(
         default_factory=Delivery, description="Where a finished report is sent (folder, webhook, e-mail)."

@@ -1,14 +1,16 @@
+{{ config(materialized='view') }}
 {%- set derived = kpi_alignment.derived_metric_models() -%}
--- All metric values in the metric shape (docs/architecture.md): raw.metric_values plus every model named in var
--- derived_metric_models (models of the project's models/ folder computing metrics from raw tables).
--- A derived model's null dimension becomes '*' so that no key part is null (case B17).
+-- All metric values in the metric shape (docs/architecture.md): int_metric_values_latest (raw.metric_values, the
+-- latest version per key) plus every model named in var derived_metric_models (models of the project's models/
+-- folder computing metrics from raw tables). A view: copying the history into another table every night is
+-- what issue 8 removed. A derived model's null dimension becomes '*' so that no key part is null (case B17).
 
 with
 
 raw_metric_values as (
 
     select metric_name, period_date, dimension, value, target_value, source_name
-    from {{ ref('stg_raw__metric_values') }}
+    from {{ ref('int_metric_values_latest') }}
 
 ),
 {% for model_name in derived %}

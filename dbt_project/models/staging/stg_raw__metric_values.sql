@@ -1,6 +1,6 @@
--- Metric values from every long/wide source, in the metric shape (docs/architecture.md) plus provenance.
--- One row per (source, metric, date, dimension): when later files restate a value, the latest load wins
--- (then the later file name, then the later line), and n_versions says how many rows were seen.
+-- Every row of raw.metric_values (all versions: a value restated by a later file appears once per file) in the
+-- metric shape plus provenance. int_metric_values_latest keeps the latest version per key, incrementally; this
+-- view stays a plain rename so that reading the rows of a few partitions never costs a pass over all history.
 
 with
 
@@ -26,33 +26,6 @@ renamed as (
         loaded_at
     from metric_values
 
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by source_name, metric_name, period_date, dimension
-            order by loaded_at desc, source_file desc, source_row desc
-        ) as version_rank,
-        count(*) over (partition by source_name, metric_name, period_date, dimension) as n_versions
-    from renamed
-
 )
 
-select
-    metric_name,
-    period_date,
-    dimension,
-    value,
-    target_value,
-    source_name,
-    source_file,
-    file_hash,
-    source_row,
-    load_id,
-    loaded_at,
-    n_versions
-from ranked
-where version_rank = 1
+select * from renamed
