@@ -141,11 +141,13 @@ def step_durations(run_id: str) -> dict[str, float]:
 def dagster_dbt_args(output_dir: Path) -> list[str]:
     """The command and node selection of the last dbt step Dagster ran for this project (``--vars`` are added by
     :func:`kpi_alignment.dbt.run_dbt` from the same settings): read from that invocation's ``run_results.json``
-    (dagster-dbt writes each invocation to ``<output>/dbt_project/target/<step>-<ids>/``)."""
-    runs = sorted((output_dir / "dbt_project" / "target").glob("*/run_results.json"), key=lambda p: p.stat().st_mtime)
-    if not runs:
+    (the dbt step writes to the project's dbt target folder, ``<output>/dbt_target``)."""
+    from kpi_alignment.warehouse import WarehousePaths
+
+    results = WarehousePaths(output_dir).dbt_target_dir / "run_results.json"
+    if not results.is_file():
         raise RuntimeError(f"no dbt invocation of a Dagster run under {output_dir}")
-    a = json.loads(runs[-1].read_text(encoding="utf-8"))["args"]
+    a = json.loads(results.read_text(encoding="utf-8"))["args"]
     out = [a["which"]]
     for flag, key in (("--select", "select"), ("--exclude", "exclude"), ("--selector", "selector")):
         value = a.get(key)
