@@ -161,10 +161,12 @@ class Settings(_Strict):
         default_factory=list, description="dbt models in models/ that return the metric shape."
     )
     metric_values_lookback_hours: int = Field(
-        24,
+        0,
         ge=0,
         description="dbt reads again the metric value loads stamped up to this many hours before the newest load "
-        "it already holds (int_metric_values_latest is incremental); more costs a little time, never a wrong row.",
+        "it already holds (int_metric_values_latest is incremental). 0 is exact: loads and dbt builds take turns "
+        "under the writer lock, so no load stamped earlier commits later. More re-reads more loads every night "
+        "(time, never a wrong row); raise it only for rows whose loaded_at comes from a lagging clock.",
     )
     delivery: Delivery = Field(
         default_factory=Delivery, description="Where a finished report is sent (folder, webhook, e-mail)."

@@ -110,80 +110,130 @@ daily as (
 
 ),
 
--- every base observation once per grain from the KPI's own up to year
-periodized as (
-
-    select
-        daily.*,
-        kpis.direction,
-        kpis.aggregation,
-        kpis.kpi_grain,
-        grains.grain,
-        grains.grain_rank = kpis.kpi_grain_rank as is_native_grain,
-        {{ kpi_alignment.period_start('grains.grain', 'daily.period_date') }} as period_start
-    from daily
-    inner join kpis
-        on kpis.kpi_id = daily.kpi_id
-    inner join grains
-        on grains.grain_rank >= kpis.kpi_grain_rank
-
-),
-
-period_dates as (
+-- one row per KPI, dimension and day with the day's partial sums, counts and extremes: every grain below is
+-- aggregated from these, so no observation is repeated once per grain (issue 8: a 10M-row history fanned out
+-- to every grain cost 5x the rows)
+day_obs as (
 
     select
         kpi_id,
-        grain,
-        period_start,
         dimension,
-        max(case when role = 'value' and value is not null then period_date end) as last_value_date,
-        max(case when target_value is not null then period_date end) as last_target_date
-    from periodized
-    group by kpi_id, grain, period_start, dimension
+        period_date,
+        sum(value) filter (where role = 'value') as value_sum,
+        count(value) filter (where role = 'value') as value_count,
+        min(value) filter (where role = 'value') as value_min,
+        max(value) filter (where role = 'value') as value_max,
+        sum(value) filter (where role = 'numerator') as numerator_sum,
+        sum(value) filter (where role = 'denominator') as denominator_sum,
+        count(value) as n_observations,
+        sum(target_value) as target_sum,
+        count(target_value) as target_count
+    from daily
+    group by kpi_id, dimension, period_date
+
+),
+
+-- day, week and month periods from the days (day and week only for KPIs that fine): a period's last value is
+-- the sum of the value rows on its last day with one, its latest target the mean target on its last day with one
+fine_periods as (
+
+    select
+        day_obs.kpi_id,
+        grains.grain,
+        {{ kpi_alignment.period_start('grains.grain', 'day_obs.period_date') }} as period_start,
+        day_obs.dimension,
+        sum(day_obs.value_sum) as value_sum,
+        sum(day_obs.value_count) as value_count,
+        min(day_obs.value_min) as value_min,
+        max(day_obs.value_max) as value_max,
+        max(day_obs.period_date) filter (where day_obs.value_count > 0) as last_value_date,
+        arg_max(day_obs.value_sum, day_obs.period_date) filter (where day_obs.value_count > 0) as value_last,
+        sum(day_obs.numerator_sum) as numerator_sum,
+        sum(day_obs.denominator_sum) as denominator_sum,
+        sum(day_obs.n_observations) as n_observations,
+        max(day_obs.period_date) as last_observation_date,
+        sum(day_obs.target_sum) as target_sum,
+        sum(day_obs.target_count) as target_count,
+        max(day_obs.period_date) filter (where day_obs.target_count > 0) as last_target_date,
+        arg_max(day_obs.target_sum, day_obs.period_date) filter (where day_obs.target_count > 0)
+            as target_last_sum,
+        arg_max(day_obs.target_count, day_obs.period_date) filter (where day_obs.target_count > 0)
+            as target_last_count
+    from day_obs
+    inner join kpis
+        on kpis.kpi_id = day_obs.kpi_id
+    inner join grains
+        on grains.grain in ('day', 'week', 'month')
+        and (grains.grain_rank >= kpis.kpi_grain_rank or grains.grain = 'month')
+    group by all
+
+),
+
+-- quarters and years are whole months (fiscal ones too): combined from the month rows
+coarse_periods as (
+
+    select
+        months.kpi_id,
+        grains.grain,
+        {{ kpi_alignment.period_start('grains.grain', 'months.period_start') }} as period_start,
+        months.dimension,
+        sum(months.value_sum) as value_sum,
+        sum(months.value_count) as value_count,
+        min(months.value_min) as value_min,
+        max(months.value_max) as value_max,
+        max(months.last_value_date) as last_value_date,
+        arg_max(months.value_last, months.last_value_date) as value_last,
+        sum(months.numerator_sum) as numerator_sum,
+        sum(months.denominator_sum) as denominator_sum,
+        sum(months.n_observations) as n_observations,
+        max(months.last_observation_date) as last_observation_date,
+        sum(months.target_sum) as target_sum,
+        sum(months.target_count) as target_count,
+        max(months.last_target_date) as last_target_date,
+        arg_max(months.target_last_sum, months.last_target_date) as target_last_sum,
+        arg_max(months.target_last_count, months.last_target_date) as target_last_count
+    from fine_periods as months
+    inner join grains
+        on grains.grain in ('quarter', 'year')
+    where months.grain = 'month'
+    group by all
 
 ),
 
 aggregated as (
 
     select
-        periodized.kpi_id,
-        periodized.grain,
-        periodized.period_start,
-        periodized.dimension,
-        periodized.kpi_grain,
-        periodized.is_native_grain,
-        periodized.direction,
-        periodized.aggregation,
-        sum(case when periodized.role = 'value' then periodized.value end) as value_sum,
-        avg(case when periodized.role = 'value' then periodized.value end) as value_avg,
-        min(case when periodized.role = 'value' then periodized.value end) as value_min,
-        max(case when periodized.role = 'value' then periodized.value end) as value_max,
-        sum(case when periodized.role = 'value' and periodized.period_date = period_dates.last_value_date
-            then periodized.value end) as value_last,
-        count(case when periodized.role = 'value' then periodized.value end) as n_value_observations,
-        sum(case when periodized.role = 'numerator' then periodized.value end) as numerator_sum,
-        sum(case when periodized.role = 'denominator' then periodized.value end) as denominator_sum,
-        count(periodized.value) as n_observations,
-        max(periodized.period_date) as last_observation_date,
-        sum(periodized.target_value) as target_sum,
-        avg(periodized.target_value) as target_avg,
-        avg(case when periodized.period_date = period_dates.last_target_date
-            then periodized.target_value end) as target_latest
-    from periodized
-    inner join period_dates
-        on period_dates.kpi_id = periodized.kpi_id
-        and period_dates.grain = periodized.grain
-        and period_dates.period_start = periodized.period_start
-        and period_dates.dimension = periodized.dimension
-    group by
-        periodized.kpi_id,
-        periodized.grain,
-        periodized.period_start,
-        periodized.dimension,
-        periodized.kpi_grain,
-        periodized.is_native_grain,
-        periodized.direction,
-        periodized.aggregation
+        periods.kpi_id,
+        periods.grain,
+        periods.period_start,
+        periods.dimension,
+        kpis.kpi_grain,
+        grains.grain_rank = kpis.kpi_grain_rank as is_native_grain,
+        kpis.direction,
+        kpis.aggregation,
+        periods.value_sum,
+        periods.value_sum / nullif(periods.value_count, 0) as value_avg,
+        periods.value_min,
+        periods.value_max,
+        periods.value_last,
+        cast(periods.value_count as bigint) as n_value_observations,
+        periods.numerator_sum,
+        periods.denominator_sum,
+        cast(periods.n_observations as bigint) as n_observations,
+        periods.last_observation_date,
+        periods.target_sum,
+        periods.target_sum / nullif(periods.target_count, 0) as target_avg,
+        periods.target_last_sum / nullif(periods.target_last_count, 0) as target_latest
+    from (
+        select * from fine_periods
+        union all
+        select * from coarse_periods
+    ) as periods
+    inner join kpis
+        on kpis.kpi_id = periods.kpi_id
+    inner join grains
+        on grains.grain = periods.grain
+    where grains.grain_rank >= kpis.kpi_grain_rank
 
 ),
 

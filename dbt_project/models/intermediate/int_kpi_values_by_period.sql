@@ -1,6 +1,8 @@
+{{ config(materialized='view') }}
 -- Each KPI's values at its own grain only (int_kpi_values_by_grain where is_native_grain): one row per KPI,
--- period and dimension ('*' = all dimensions). Alignment statuses count a KPI's periods here, so the coarser
--- roll-up rows of fct_kpi_values never count twice. Formulas: _int_scoring.yml (int_kpi_values_by_grain).
+-- period and dimension ('*' = all dimensions), without the coarser roll-up rows of fct_kpi_values. A view: a
+-- second copy of the KPI history every night is what issue 8 removed. Formulas: _int_scoring.yml
+-- (int_kpi_values_by_grain).
 
 with
 
