@@ -1,33 +1,62 @@
-"""Session fixtures shared across test folders: the flight exports and one run of the bundled example."""
+"""Session fixtures shared across test folders: the pool of background runs, the flight exports and one run of the
+bundled example."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-from pipeline_testkit import DemoRun, copy_example, run_cli, shared_file
+from pipeline_testkit import DemoRun, RunPool, background, copy_example, run_cli, shared_file
 
 
-@pytest.fixture(scope="session")
-def flight_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The twelve monthly flight CSV exports, written once per test session."""
+def _workers() -> int:
+    """Background runs at once (``KPI_ALIGN_TEST_RUNS``): two keep both cores of a CI machine busy beside the tests
+    of the main thread, whose own dbt subprocesses are the third."""
+    return int(os.environ.get("KPI_ALIGN_TEST_RUNS", "2"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunPool]:
+    """The expensive runs (see ``pipeline_testkit.background``) that some collected test needs, started now: this
+    fixture is set up before the first test."""
+    wanted = {n for item in request.session.items for n in getattr(item, "fixturenames", ())}
+    pool = RunPool(lambda name: tmp_path_factory.mktemp(name), _workers())
+    pool.start(wanted)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@background("flight_exports", priority=0)
+def _flight_exports(root: Path, runs: RunPool) -> Path:
     from kpi_alignment.demo_data import write_monthly_flight_exports
 
-    drop = tmp_path_factory.mktemp("flight-exports")
-    write_monthly_flight_exports(drop)
-    return drop
+    write_monthly_flight_exports(root)
+    return root
 
 
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory, flight_exports: Path) -> DemoRun:
-    """The example pipeline run once per session (about a minute); tests read its outputs, never modify them."""
-    root = tmp_path_factory.mktemp("demo")
-    project = copy_example(root / "airline", flight_exports)
+@background("demo_run", after=("flight_exports",), priority=1)
+def _demo_run(root: Path, runs: RunPool) -> DemoRun:
+    project = copy_example(root / "airline", runs.result("flight_exports"))
     output = root / "out"
     process = run_cli("run", "--project", str(project), env={"KPI_ALIGN_OUTPUT_DIR": str(output)})
     return DemoRun(project, output, process)
+
+
+@pytest.fixture(scope="session")
+def flight_exports(runs: RunPool) -> Path:
+    """The twelve monthly flight CSV exports, written once per test session."""
+    return runs.result("flight_exports")
+
+
+@pytest.fixture(scope="session")
+def demo_run(runs: RunPool) -> DemoRun:
+    """The example pipeline run once per session (about a minute); tests read its outputs, never modify them."""
+    return runs.result("demo_run")
 
 
 @pytest.fixture

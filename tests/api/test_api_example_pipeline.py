@@ -6,7 +6,6 @@ replay server instead of api.github.com. The token is required by the server and
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import duckdb
 import pytest
 from api_replay_server import GitHubCassette, ReplayServer, Reply, Request
 from api_testkit import CASSETTE, TOKEN, shared_path
+from pipeline_testkit import START_ENV, RunPool, background
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "github-issues"
@@ -23,10 +23,10 @@ EXAMPLE = REPO / "examples" / "github-issues"
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory):
+@background("github_example_run")
+def _github_example_run(root: Path, runs: RunPool):
+    """``kpi-align run`` of the example (in the session's background pool: see ``pipeline_testkit.background``)."""
     cassette = GitHubCassette(shared_path(CASSETTE))
-    root = tmp_path_factory.mktemp("gh")
     project = Path(shutil.copytree(EXAMPLE, root / "project", ignore=shutil.ignore_patterns(".kpi-align")))
     output = root / "out"
     with ReplayServer(lambda req: None) as server:
@@ -40,12 +40,22 @@ def run(tmp_path_factory: pytest.TempPathFactory):
         server.route = route
         source = project / "sources" / "github.yml"
         source.write_text(source.read_text().replace("https://api.github.com", server.base_url))
-        env = {**os.environ, "GITHUB_TOKEN": TOKEN, "KPI_ALIGN_OUTPUT_DIR": str(output)}
+        env = {**START_ENV, "GITHUB_TOKEN": TOKEN, "KPI_ALIGN_OUTPUT_DIR": str(output)}
         proc = subprocess.run(
             [str(Path(sys.executable).with_name("kpi-align")), "run", "--project", str(project)],
             env=env, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
     return project, output, proc
+
+
+@pytest.fixture(scope="module")
+def github_example_run(runs: RunPool):
+    return runs.result("github_example_run")
+
+
+@pytest.fixture(scope="module")
+def run(github_example_run):
+    return github_example_run
 
 
 def test_api_source_feeds_kpis_through_the_whole_pipeline(run) -> None:

@@ -1,7 +1,8 @@
 """The whole pipeline (``kpi-align run``) on real files nobody here wrote: MTA NYC Transit and NYC's MMR.
 
 Each test writes a project directory as a user would (settings, a small catalog, a source definition pointing at
-the file in ``../shared/real-data`` by absolute path), runs the real CLI, and checks the published marts against
+the file in ``../shared/real-data`` by absolute path), runs the real CLI (in the session's background pool: see
+``pipeline_testkit.background``), and checks the published marts against
 figures read independently from the file with Python's ``csv`` module.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-from pipeline_testkit import run_cli, shared_file
+from pipeline_testkit import RunPool, background, run_cli, shared_file
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
@@ -45,13 +46,12 @@ def published(output: Path, sql: str, params: list | None = None) -> list[tuple]
         con.close()
 
 
-@pytest.fixture(scope="module")
-def mta(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, str]]]:
+@background("mta")
+def _mta(root: Path, runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
     path = shared_file("real-data", "mta-nyct", "Performance_NYCT.csv")
     with path.open(encoding="cp1252", newline="") as fh:
         records = list(csv.DictReader(fh))
     top_level = sorted({r["INDICATOR_SEQ"] for r in records if r["PARENT_SEQ"] == "0"})
-    root = tmp_path_factory.mktemp("mta")
     project = write_project(
         root / "project",
         {"name": "mta_nyct", "evaluation_date": "2018-06-15", "severity": WARN_ALL,
@@ -81,6 +81,11 @@ def mta(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, 
     result = run_cli("run", "--project", str(project), env={"KPI_ALIGN_OUTPUT_DIR": str(output)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return output, records
+
+
+@pytest.fixture(scope="module")
+def mta(runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
+    return runs.result("mta")
 
 
 def test_mta_indicators_actuals_and_targets(mta) -> None:
@@ -131,15 +136,14 @@ def test_mta_statuses_from_its_real_hierarchy_and_gaps(mta) -> None:
             assert last[kpi] == dt.date(2018, 5, 1), kpi
 
 
-@pytest.fixture(scope="module")
-def mmr(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, str]]]:
+@background("mmr")
+def _mmr(root: Path, runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
     path = shared_file("real-data", "nyc-mmr", "mmr_tidy_indicator_level_fy2016_fy2023.csv")
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         header = list(reader.fieldnames or [])
         records = list(reader)
     years = [str(y) for y in range(2016, 2023)]  # FY2023 and the Avg*/YTD columns are projections: not loaded
-    root = tmp_path_factory.mktemp("mmr")
     project = write_project(
         root / "project",
         {"name": "nyc_mmr", "evaluation_date": "2022-09-01", "severity": WARN_ALL,
@@ -162,6 +166,11 @@ def mmr(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, 
     result = run_cli("run", "--project", str(project), env={"KPI_ALIGN_OUTPUT_DIR": str(output)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return output, records
+
+
+@pytest.fixture(scope="module")
+def mmr(runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
+    return runs.result("mmr")
 
 
 def test_mmr_catalog_and_values(mmr) -> None:

@@ -1,51 +1,26 @@
 """Session fixtures for the reliability tests: each scenario (see ``scenarios.py``) is a few real ``kpi-align`` runs,
-started once per session and in parallel with the others, because each run takes a minute or more.
+made once per session by the background pool of ``tests/conftest.py`` (``pipeline_testkit.background``), because each
+run takes a minute or more.
 
-When the first reliability test asks for a scenario, every scenario some collected test needs is started in a
-thread: the messy project (bad sources, secrets, SQL/HTML traps) and a copy of it on the multiprocess executor at
-once, and the forks of the clean example run (``demo_run`` from ``tests/conftest.py``: a second night read by a BI
-process, a failing night, the crash chain) as soon as that run is done. A test then waits only for its scenario.
+Every scenario some collected test needs is started when the session starts: the messy project (bad sources,
+secrets, SQL/HTML traps) and a copy of it on the multiprocess executor once the flight exports are written, and the
+forks of the clean example run (``demo_run``: a second night read by a BI process, a failing night, the crash chain)
+as soon as that run is done. A test then waits only for its scenario.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import scenarios as sc
-from pipeline_testkit import copy_example
+from pipeline_testkit import RunPool, background, copy_example
 from reliability_kit import Loopback
 
-FORKS = ("crash_chain", "second_night", "failed_night")  # longest first
-MESSY = ("messy_night", "multiprocess_night")
-
-
-class ScenarioPool:
-    """Scenario name -> future of its result."""
-
-    def __init__(self) -> None:
-        self._executor = cf.ThreadPoolExecutor(max_workers=len(FORKS) + len(MESSY), thread_name_prefix="scenario")
-        self._futures: dict[str, cf.Future[Any]] = {}
-
-    def submit(self, name: str, fn: Callable[..., Any], *args: Any) -> None:
-        self._futures[name] = self._executor.submit(fn, *args)
-
-    def result(self, name: str) -> Any:
-        if name not in self._futures:
-            raise AssertionError(f"scenario {name} was not started: is its fixture listed in FORKS/MESSY?")
-        return self._futures[name].result()
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _wanted(session: pytest.Session) -> set[str]:
-    names = set(FORKS) | set(MESSY)
-    return {n for item in session.items for n in getattr(item, "fixturenames", ()) if n in names}
+TOKEN = f"kpisecret{uuid.uuid4().hex}"  # planted in both messy runs' environment, searched for afterwards
 
 
 def _messy_copy(root: Path, flight_exports: Path) -> Path:
@@ -56,47 +31,40 @@ def _messy_copy(root: Path, flight_exports: Path) -> Path:
     return project
 
 
-def _messy(root: Path, flight_exports: Path, token: str) -> sc.MessyNight:
+@background("messy_night", after=("flight_exports",), priority=3)
+def _messy(root: Path, runs: RunPool) -> sc.MessyNight:
     """The messy project run with ``kpi-align run``."""
-    project = _messy_copy(root, flight_exports)
-    with Loopback(token, sc.partner_pages()) as server:
+    project = _messy_copy(root, runs.result("flight_exports"))
+    with Loopback(TOKEN, sc.partner_pages()) as server:
         sc.write_messy_project(project, server.base_url)
         return sc.messy_night(project, root / "out", root, server)
 
 
-def _multiprocess(root: Path, flight_exports: Path, token: str) -> sc.MultiprocessNight:
+@background("multiprocess_night", after=("flight_exports",), priority=3)
+def _multiprocess(root: Path, runs: RunPool) -> sc.MultiprocessNight:
     """Another copy of the messy project, run by ``dg launch`` (multiprocess executor)."""
-    project = _messy_copy(root, flight_exports)
-    with Loopback(token, sc.partner_pages()) as server:
+    project = _messy_copy(root, runs.result("flight_exports"))
+    with Loopback(TOKEN, sc.partner_pages()) as server:
         sc.write_messy_project(project, server.base_url)
-        env = {sc.TOKEN_ENV: token, sc.WEBHOOK_ENV: f"{server.base_url}/hooks/{token}"}
+        env = {sc.TOKEN_ENV: TOKEN, sc.WEBHOOK_ENV: f"{server.base_url}/hooks/{TOKEN}"}
         return sc.multiprocess_night(project, root / "out", root, env)
 
 
-@pytest.fixture(scope="session")
-def scenario_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioPool]:
-    wanted = _wanted(request.session)
-    pool = ScenarioPool()
-    try:
-        token = f"kpisecret{uuid.uuid4().hex}"  # planted in both messy runs' environment, searched for afterwards
-        if "messy_night" in wanted:
-            flights = request.getfixturevalue("flight_exports")
-            pool.submit("messy_night", _messy, tmp_path_factory.mktemp("messy"), flights, token)
-        if "multiprocess_night" in wanted:
-            flights = request.getfixturevalue("flight_exports")
-            pool.submit("multiprocess_night", _multiprocess, tmp_path_factory.mktemp("multiprocess"), flights, token)
-        if wanted & set(FORKS):
-            demo = request.getfixturevalue("demo_run")  # the clean run every fork starts from (about 1-2 min)
-            assert demo.process.returncode == 0, (
-                f"the clean example run failed:\n{demo.process.stdout}\n{demo.process.stderr}"
-            )
-            base = sc.Base(demo.project, demo.output)
-            for name in FORKS:
-                if name in wanted:
-                    pool.submit(name, getattr(sc, name), base, tmp_path_factory.mktemp(name))
-        yield pool
-    finally:
-        pool.close()
+def _fork_of_the_demo(scenario: Callable[[sc.Base, Path], Any]) -> Callable[[Path, RunPool], Any]:
+    def job(root: Path, runs: RunPool) -> Any:
+        demo = runs.result("demo_run")  # the clean run every fork starts from
+        assert demo.process.returncode == 0, (
+            f"the clean example run failed:\n{demo.process.stdout}\n{demo.process.stderr}"
+        )
+        return scenario(sc.Base(demo.project, demo.output), root)
+
+    return job
+
+
+# the crash chain (four runs) is the longest: it starts as soon as the demo run is done
+background("crash_chain", after=("demo_run",), priority=2)(_fork_of_the_demo(sc.crash_chain))
+background("second_night", after=("demo_run",), priority=4)(_fork_of_the_demo(sc.second_night))
+background("failed_night", after=("demo_run",), priority=4)(_fork_of_the_demo(sc.failed_night))
 
 
 @pytest.fixture(scope="session")
@@ -105,25 +73,25 @@ def base(demo_run: Any) -> sc.Base:
 
 
 @pytest.fixture(scope="session")
-def second_night(scenario_pool: ScenarioPool) -> sc.SecondNight:
-    return scenario_pool.result("second_night")
+def second_night(runs: RunPool) -> sc.SecondNight:
+    return runs.result("second_night")
 
 
 @pytest.fixture(scope="session")
-def failed_night(scenario_pool: ScenarioPool) -> sc.FailedNight:
-    return scenario_pool.result("failed_night")
+def failed_night(runs: RunPool) -> sc.FailedNight:
+    return runs.result("failed_night")
 
 
 @pytest.fixture(scope="session")
-def crash_chain(scenario_pool: ScenarioPool) -> sc.CrashChain:
-    return scenario_pool.result("crash_chain")
+def crash_chain(runs: RunPool) -> sc.CrashChain:
+    return runs.result("crash_chain")
 
 
 @pytest.fixture(scope="session")
-def messy_night(scenario_pool: ScenarioPool) -> sc.MessyNight:
-    return scenario_pool.result("messy_night")
+def messy_night(runs: RunPool) -> sc.MessyNight:
+    return runs.result("messy_night")
 
 
 @pytest.fixture(scope="session")
-def multiprocess_night(scenario_pool: ScenarioPool) -> sc.MultiprocessNight:
-    return scenario_pool.result("multiprocess_night")
+def multiprocess_night(runs: RunPool) -> sc.MultiprocessNight:
+    return runs.result("multiprocess_night")
