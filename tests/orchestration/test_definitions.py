@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pipeline_testkit import REPO
+from pipeline_testkit import REPO, START_ENV, RunPool, background
 
 DUMP_GRAPH = """
 import json
@@ -36,16 +36,29 @@ print(json.dumps({"assets": out, "job": job.name, "schedule": [schedule.cron_sch
 """
 
 
-@pytest.fixture(scope="module")
-def graph(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Load the definitions in a fresh process with an empty output folder: no manifest exists beforehand."""
-    output = tmp_path_factory.mktemp("defs-out")
-    env = {**os.environ, "KPI_ALIGN_OUTPUT_DIR": str(output)}
+@background("asset_graph")
+def _asset_graph(root: Path, runs: RunPool) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """Load the definitions in a fresh process with an empty output folder (in the session's background pool)."""
+    output = root / "defs-out"
+    output.mkdir()
+    env = {**START_ENV, "KPI_ALIGN_OUTPUT_DIR": str(output)}
     env.pop("KPI_ALIGN_PROJECT", None)
     assert not (output / "dbt_target" / "manifest.json").exists()
     proc = subprocess.run(
         [sys.executable, "-c", DUMP_GRAPH], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
     )
+    return output, proc
+
+
+@pytest.fixture(scope="module")
+def asset_graph(runs: RunPool) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    return runs.result("asset_graph")
+
+
+@pytest.fixture(scope="module")
+def graph(asset_graph: tuple[Path, subprocess.CompletedProcess[str]]) -> dict:
+    """The definitions loaded in a fresh process with an empty output folder: no manifest existed beforehand."""
+    output, proc = asset_graph
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (output / "dbt_target" / "manifest.json").is_file()
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -76,9 +89,20 @@ def test_lineage_runs_from_source_files_to_the_report(graph: dict) -> None:
     assert graph["schedule"] == ["0 6 * * *", "America/New_York"]
 
 
-def test_dg_check_defs_passes_from_the_repo() -> None:
-    env = {**os.environ, "KPI_ALIGN_OUTPUT_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / "kpi-align-dg-check")}
+@background("dg_check_defs")
+def _dg_check_defs(root: Path, runs: RunPool) -> subprocess.CompletedProcess[str]:
+    """``dg check defs`` from the repository (in the session's background pool)."""
+    env = {**START_ENV, "KPI_ALIGN_OUTPUT_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / "kpi-align-dg-check")}
     dg = Path(sys.executable).with_name("dg")
-    proc = subprocess.run([str(dg), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([str(dg), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def dg_check_defs(runs: RunPool) -> subprocess.CompletedProcess[str]:
+    return runs.result("dg_check_defs")
+
+
+def test_dg_check_defs_passes_from_the_repo(dg_check_defs: subprocess.CompletedProcess[str]) -> None:
+    proc = dg_check_defs
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "All definitions loaded successfully" in proc.stdout + proc.stderr

@@ -14,13 +14,13 @@ Plus the snapshot path: ``kpi-align report`` on a snapshot whose latest load had
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from pipeline_testkit import REPO, run_cli
+from pipeline_testkit import REPO, START_ENV, RunPool, background, run_cli
 from report_testkit import edit_snapshot, parse, read_json, snapshot_copy
 
 pytestmark = pytest.mark.slow
@@ -70,9 +70,10 @@ print("RESULT " + json.dumps(out))
 """
 
 
-@pytest.fixture(scope="module")
-def failed_runs(demo_run, tmp_path_factory):
-    root = tmp_path_factory.mktemp("failure")
+@background("failed_runs", after=("demo_run",), priority=4)
+def _failed_runs(root: Path, runs: RunPool):
+    """The script above on a copy of the demo's project and outputs (in the session's background pool)."""
+    demo_run = runs.result("demo_run")
     project = root / "airline"
     shutil.copytree(demo_run.project, project, symlinks=True)
     output = root / "out"
@@ -82,7 +83,7 @@ def failed_runs(demo_run, tmp_path_factory):
     good = (output / "reports" / "latest.html").read_bytes()
     good_json = read_json(output / "reports" / "latest.json")
     env = {
-        **os.environ,
+        **START_ENV,
         "KPI_ALIGN_PROJECT": str(project),
         "KPI_ALIGN_OUTPUT_DIR": str(output),
         "DAGSTER_HOME": str(output / "dagster_home"),
@@ -93,6 +94,11 @@ def failed_runs(demo_run, tmp_path_factory):
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-5000:]
     return output, good, good_json, json.loads(lines[-1][len("RESULT ") :])
+
+
+@pytest.fixture(scope="module")
+def failed_runs(runs: RunPool):
+    return runs.result("failed_runs")
 
 
 def test_a_failed_delivery_keeps_latest_and_marks_the_dated_report(failed_runs) -> None:
