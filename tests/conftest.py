@@ -85,3 +85,15 @@ def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     yield connection
     connection.close()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules whose tests wait for a background run go last (in their order; every module stays in one piece): the
+    main thread runs the other tests meanwhile instead of waiting, or running those jobs itself, at the start."""
+    from pipeline_testkit import JOBS
+
+    def waits(item: pytest.Item) -> bool:
+        return any(name in JOBS for name in getattr(item, "fixturenames", ()))
+
+    later = {item.module for item in items if item.module is not None and waits(item)}  # type: ignore[attr-defined]
+    items[:] = [i for i in items if i.module not in later] + [i for i in items if i.module in later]  # type: ignore[attr-defined]

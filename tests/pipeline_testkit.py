@@ -96,7 +96,8 @@ JOBS: dict[str, Job] = {}
 
 
 def background(name: str, *, after: tuple[str, ...] = (), priority: int = 5) -> Callable[[Callable], Callable]:
-    """Register ``fn(root, runs)`` as the job ``name``; a test needs it by using the fixture of the same name."""
+    """Register ``fn(root, runs)`` as the job ``name``; a test needs it by using the fixture of the same name (which
+    returns ``runs.result(name)``), so ``name`` must be unique among all fixture names of the suite."""
 
     def register(fn: Callable[[Path, RunPool], Any]) -> Callable[[Path, RunPool], Any]:
         JOBS[name] = Job(name, fn, after, priority)

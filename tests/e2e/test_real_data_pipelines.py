@@ -46,7 +46,7 @@ def published(output: Path, sql: str, params: list | None = None) -> list[tuple]
         con.close()
 
 
-@background("mta")
+@background("mta_pipeline_run")
 def _mta(root: Path, runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
     path = shared_file("real-data", "mta-nyct", "Performance_NYCT.csv")
     with path.open(encoding="cp1252", newline="") as fh:
@@ -84,8 +84,15 @@ def _mta(root: Path, runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def mta(runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
-    return runs.result("mta")
+def mta_pipeline_run(runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
+    return runs.result("mta_pipeline_run")
+
+
+@pytest.fixture(scope="module")
+def mta(
+    mta_pipeline_run: tuple[Path, list[dict[str, str]]],
+) -> tuple[Path, list[dict[str, str]]]:
+    return mta_pipeline_run
 
 
 def test_mta_indicators_actuals_and_targets(mta) -> None:
@@ -136,7 +143,7 @@ def test_mta_statuses_from_its_real_hierarchy_and_gaps(mta) -> None:
             assert last[kpi] == dt.date(2018, 5, 1), kpi
 
 
-@background("mmr")
+@background("mmr_pipeline_run")
 def _mmr(root: Path, runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
     path = shared_file("real-data", "nyc-mmr", "mmr_tidy_indicator_level_fy2016_fy2023.csv")
     with path.open(encoding="utf-8", newline="") as fh:
@@ -169,8 +176,15 @@ def _mmr(root: Path, runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def mmr(runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
-    return runs.result("mmr")
+def mmr_pipeline_run(runs: RunPool) -> tuple[Path, list[dict[str, str]]]:
+    return runs.result("mmr_pipeline_run")
+
+
+@pytest.fixture(scope="module")
+def mmr(
+    mmr_pipeline_run: tuple[Path, list[dict[str, str]]],
+) -> tuple[Path, list[dict[str, str]]]:
+    return mmr_pipeline_run
 
 
 def test_mmr_catalog_and_values(mmr) -> None:
