@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
+from pipeline_testkit import START_ENV, RunPool, background
 
 REPO = Path(__file__).resolve().parents[2]
 LINE = re.compile(
@@ -46,19 +48,32 @@ def test_generator_writes_deterministic_long_layout_files(tmp_path: Path) -> Non
     assert data.metric_file(tmp_path / "a", "m.csv", data.FileSpec(0, 12_000)).read_bytes() == second.read_bytes()
 
 
-def test_ingest_comparison_prints_bench_lines_json_and_chart(tmp_path: Path) -> None:
-    results = tmp_path / "results"
+@background("ingest_bench_at_20k")
+def _ingest_bench_at_20k(root: Path, runs: RunPool) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``python -m bench.run`` for the ingest comparison at 20k rows (in the session's background pool)."""
+    results = root / "results"
     proc = subprocess.run(
         [
             *(sys.executable, "-m", "bench.run", "--only", "ingest", "--rows", "20000", "--repeat", "1"),
-            *("--data", str(tmp_path / "data"), "--results", str(results)),
+            *("--data", str(root / "data"), "--results", str(results)),
         ],
         cwd=REPO,
+        env=START_ENV,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+    return results, proc
+
+
+@pytest.fixture(scope="module")
+def ingest_bench_at_20k(runs: RunPool) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    return runs.result("ingest_bench_at_20k")
+
+
+def test_ingest_comparison_prints_bench_lines_json_and_chart(ingest_bench_at_20k) -> None:
+    results, proc = ingest_bench_at_20k
     assert proc.returncode == 0, proc.stdout + proc.stderr
     printed = [m.groupdict() for line in proc.stdout.splitlines() if (m := LINE.match(line))]
     names = {p["name"] for p in printed}
