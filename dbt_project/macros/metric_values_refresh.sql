@@ -6,10 +6,11 @@
       * a load since the watermark wrote a row into it (a new file, a re-delivered file, an API run), or
       * it holds a row kept from a file (an API source: from a source) loaded again since the watermark: that
         load deleted the file's earlier rows, and the new version of the file may no longer have the key.
-    "Since the watermark" means loaded_at >= the newest loaded_at already in the model minus var
-    metric_values_lookback_hours (default 0). Loads and builds take turns under the writer lock, so a load
-    committed after a build is stamped after every load that build read; the newest load is read again (equal
-    stamps), and a lookback only re-reads more (time, never a wrong row). Refreshed partitions are recomputed from every version in raw.metric_values, so a
+    "Since the watermark" means loaded_at > the newest loaded_at already in the model minus var
+    metric_values_lookback_hours (default 0). Loads and builds take turns under the writer lock and a load stamps
+    its rows once it holds the lock, so a load committed after a build is stamped after every load that build
+    read; a lookback only re-reads more (time, never a wrong row), for clocks that may step back. (Re-reading the
+    newest load, >=, would re-read a whole backfill every night.) Refreshed partitions are recomputed from every version in raw.metric_values, so a
     partition's result does not depend on how it was reached: incremental == full refresh.
 #}
 
@@ -31,7 +32,7 @@
 
         select source_name, source_file, metric_name, period_date
         from {{ ref('stg_raw__metric_values') }}
-        where loaded_at >= (select since from watermark)
+        where loaded_at > (select since from watermark)
 
     ),
 
