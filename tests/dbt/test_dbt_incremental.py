@@ -2,8 +2,10 @@
 changes values and drops keys (a dimension, and a whole metric-day), and for a past evaluation date give the same
 marts as ``--full-refresh`` on the same raw data.
 
-Each step runs the real ``dbt build`` on one warehouse, and ``dbt build --full-refresh`` on a copy of it taken just
-before; the marts (timestamps of the run left out) and the latest metric values must be equal.
+One warehouse is built once with every data test (the ``built`` fixture); each step then runs the real ``dbt build``
+(models and snapshots: the data tests passed on the first build and decide nothing here) on it, and the same build
+with ``--full-refresh`` on a copy taken just before; the marts (timestamps of the run left out) and the latest
+metric values must be equal.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from dbt_fixtures import create_warehouse, insert, kpi, link, metric_value, objective, query, run_dbt
 
 EVALUATION_DATE = dt.date(2024, 6, 30)
@@ -103,10 +106,13 @@ def _snapshot(database: Path) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def _build(database: Path, work: Path, *args: str, evaluation_date: dt.date | None = None) -> None:
+def _build(
+    database: Path, work: Path, *args: str, evaluation_date: dt.date | None = None, data_tests: bool = False
+) -> None:
     dbt_vars = {"evaluation_date": evaluation_date.isoformat()} if evaluation_date else None
+    excluded = ["resource_type:unit_test"] if data_tests else ["resource_type:unit_test", "resource_type:test"]
     result = run_dbt(
-        ["build", "--exclude", "resource_type:unit_test", *args],
+        ["build", "--exclude", *excluded, *args],
         database=database,
         target_path=work / "target",
         dbt_vars=dbt_vars,
@@ -126,10 +132,20 @@ def _incremental_equals_full_refresh(database: Path, tmp_path: Path, step: str, 
     return incremental
 
 
-def test_incremental_builds_equal_full_refresh(tmp_path: Path) -> None:
-    database = tmp_path / "warehouse.duckdb"
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture warehouse after its first build (which creates the incremental model from all history), with
+    every data test; tests work on copies."""
+    work = tmp_path_factory.mktemp("incremental")
+    database = work / "warehouse.duckdb"
     _setup(database)
-    _build(database, tmp_path / "first")  # creates the incremental model from all history
+    _build(database, work / "first", data_tests=True)
+    return database
+
+
+def test_incremental_builds_equal_full_refresh(built: Path, tmp_path: Path) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    shutil.copy(built, database)
 
     # a new file: two new days
     con = duckdb.connect(str(database))
@@ -165,11 +181,10 @@ def test_incremental_builds_equal_full_refresh(tmp_path: Path) -> None:
     _incremental_equals_full_refresh(database, tmp_path, "as-of", evaluation_date=dt.date(2024, 6, 12))
 
 
-def test_unique_key_test_sees_duplicates_the_latest_build_wrote(tmp_path: Path) -> None:
+def test_unique_key_test_sees_duplicates_the_latest_build_wrote(built: Path, tmp_path: Path) -> None:
     """The uniqueness test reads only keys the latest build wrote; a duplicate of an older row is still caught."""
     database = tmp_path / "warehouse.duckdb"
-    _setup(database)
-    _build(database, tmp_path / "first")
+    shutil.copy(built, database)
     con = duckdb.connect(str(database))
     con.execute(
         "insert into intermediate.int_metric_values_latest select * replace (now() as refreshed_at) "
