@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pytest
 from dbt_fixtures import (
+    LOADED_AT,
     DbtResult,
     create_warehouse,
     insert,
@@ -85,8 +86,11 @@ def _b18_rows() -> tuple[list[dict[str, str]], list[dict[str, str]]] | None:
     return out[0], out[1]
 
 
-def _b18_metric_values(rows: list[dict[str, str]], source_file: str) -> list[dict[str, Any]]:
-    """One metric row per CSV cell: the column header is the metric name (what the export calls it)."""
+def _b18_metric_values(
+    rows: list[dict[str, str]], source_file: str, loaded_at: dt.datetime = LOADED_AT
+) -> list[dict[str, Any]]:
+    """One metric row per CSV cell: the column header is the metric name (what the export calls it). A later
+    delivery is a later load (``loaded_at``): the loaders stamp every load, and dbt reads what is newer."""
     values = []
     for line, row in enumerate(rows, start=2):
         for column, text in row.items():
@@ -99,6 +103,7 @@ def _b18_metric_values(rows: list[dict[str, str]], source_file: str) -> list[dic
                         source_name="finance_export",
                         source_file=source_file,
                         source_row=line,
+                        loaded_at=loaded_at,
                     )
                 )
     return values
@@ -168,7 +173,8 @@ def _to_day2(path: Path, b18: tuple[list[dict[str, str]], list[dict[str, str]]] 
         con.execute("delete from catalog.kpi_links where kpi_id = 'K_DROP'")
         insert(con, "catalog.kpi_links", [link("K_ORPH", "S3")])
         if b18 is not None:
-            insert(con, "raw.metric_values", _b18_metric_values(b18[1], "exports/B18_kpi-rename-day2.csv"))
+            day2_load = LOADED_AT + dt.timedelta(days=1)
+            insert(con, "raw.metric_values", _b18_metric_values(b18[1], "exports/B18_kpi-rename-day2.csv", day2_load))
     finally:
         con.close()
 

@@ -112,21 +112,22 @@ daily as (
 
 -- one row per KPI, dimension and day with the day's partial sums, counts and extremes: every grain below is
 -- aggregated from these, so no observation is repeated once per grain (issue 8: a 10M-row history fanned out
--- to every grain cost 5x the rows)
+-- to every grain cost 5x the rows). Sums of doubles use fsum (compensated): a plain sum depends on the order
+-- in which parallel threads combine rows, and the same data must give the same marts on every run.
 day_obs as (
 
     select
         kpi_id,
         dimension,
         period_date,
-        sum(value) filter (where role = 'value') as value_sum,
+        fsum(value) filter (where role = 'value') as value_sum,
         count(value) filter (where role = 'value') as value_count,
         min(value) filter (where role = 'value') as value_min,
         max(value) filter (where role = 'value') as value_max,
-        sum(value) filter (where role = 'numerator') as numerator_sum,
-        sum(value) filter (where role = 'denominator') as denominator_sum,
+        fsum(value) filter (where role = 'numerator') as numerator_sum,
+        fsum(value) filter (where role = 'denominator') as denominator_sum,
         count(value) as n_observations,
-        sum(target_value) as target_sum,
+        fsum(target_value) as target_sum,
         count(target_value) as target_count
     from daily
     group by kpi_id, dimension, period_date
@@ -142,17 +143,17 @@ fine_periods as (
         grains.grain,
         {{ kpi_alignment.period_start('grains.grain', 'day_obs.period_date') }} as period_start,
         day_obs.dimension,
-        sum(day_obs.value_sum) as value_sum,
+        fsum(day_obs.value_sum) as value_sum,
         sum(day_obs.value_count) as value_count,
         min(day_obs.value_min) as value_min,
         max(day_obs.value_max) as value_max,
         max(day_obs.period_date) filter (where day_obs.value_count > 0) as last_value_date,
         arg_max(day_obs.value_sum, day_obs.period_date) filter (where day_obs.value_count > 0) as value_last,
-        sum(day_obs.numerator_sum) as numerator_sum,
-        sum(day_obs.denominator_sum) as denominator_sum,
+        fsum(day_obs.numerator_sum) as numerator_sum,
+        fsum(day_obs.denominator_sum) as denominator_sum,
         sum(day_obs.n_observations) as n_observations,
         max(day_obs.period_date) as last_observation_date,
-        sum(day_obs.target_sum) as target_sum,
+        fsum(day_obs.target_sum) as target_sum,
         sum(day_obs.target_count) as target_count,
         max(day_obs.period_date) filter (where day_obs.target_count > 0) as last_target_date,
         arg_max(day_obs.target_sum, day_obs.period_date) filter (where day_obs.target_count > 0)
@@ -177,17 +178,17 @@ coarse_periods as (
         grains.grain,
         {{ kpi_alignment.period_start('grains.grain', 'months.period_start') }} as period_start,
         months.dimension,
-        sum(months.value_sum) as value_sum,
+        fsum(months.value_sum) as value_sum,
         sum(months.value_count) as value_count,
         min(months.value_min) as value_min,
         max(months.value_max) as value_max,
         max(months.last_value_date) as last_value_date,
         arg_max(months.value_last, months.last_value_date) as value_last,
-        sum(months.numerator_sum) as numerator_sum,
-        sum(months.denominator_sum) as denominator_sum,
+        fsum(months.numerator_sum) as numerator_sum,
+        fsum(months.denominator_sum) as denominator_sum,
         sum(months.n_observations) as n_observations,
         max(months.last_observation_date) as last_observation_date,
-        sum(months.target_sum) as target_sum,
+        fsum(months.target_sum) as target_sum,
         sum(months.target_count) as target_count,
         max(months.last_target_date) as last_target_date,
         arg_max(months.target_last_sum, months.last_target_date) as target_last_sum,
