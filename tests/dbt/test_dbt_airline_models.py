@@ -27,6 +27,7 @@ from dbt_fixtures import (
     query,
     run_dbt,
 )
+from pipeline_testkit import RunPool, background
 
 EXAMPLE_MODELS = REPO_ROOT / "examples" / "airline" / "models"
 FLIGHT_TYPES = {
@@ -66,9 +67,9 @@ def _digests() -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in EXAMPLE_MODELS.iterdir() if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def airline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult, dict[str, str]]:
-    work = tmp_path_factory.mktemp("dbt-airline")
+@background("dbt_airline_models_airline")
+def _dbt_airline_models_airline(root: Path, runs: RunPool) -> tuple[Path, DbtResult, dict[str, str]]:
+    work = root
     with zipfile.ZipFile(_flights_zip()) as archive:
         csv_path = Path(archive.extract("flights.csv", work))
     database = work / "warehouse.duckdb"
@@ -113,6 +114,16 @@ def airline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult, 
         dbt_vars={"derived_metric_models": ["int_flights__daily_metrics"]},
     )
     return database, result, before
+
+
+@pytest.fixture(scope="module")
+def dbt_airline_models_airline(runs: RunPool) -> tuple[Path, DbtResult, dict[str, str]]:
+    return runs.result("dbt_airline_models_airline")
+
+
+@pytest.fixture(scope="module")
+def airline(dbt_airline_models_airline) -> tuple[Path, DbtResult, dict[str, str]]:
+    return dbt_airline_models_airline
 
 
 def test_build_succeeds_with_the_project_models(airline: tuple[Path, DbtResult, dict[str, str]]) -> None:

@@ -25,6 +25,7 @@ from dbt_fixtures import (
     query_dicts,
     run_dbt,
 )
+from pipeline_testkit import RunPool, background
 
 EVALUATION_DATE = dt.date(2024, 6, 30)
 MAY, JUNE = dt.date(2024, 5, 10), dt.date(2024, 6, 2)
@@ -178,13 +179,23 @@ def build_warehouse(path: Path) -> None:
         con.close()
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult]:
-    work = tmp_path_factory.mktemp("dbt-alignment")
+@background("dbt_alignment_scenario")
+def _dbt_alignment_scenario(root: Path, runs: RunPool) -> tuple[Path, DbtResult]:
+    work = root
     database = work / "warehouse.duckdb"
     build_warehouse(database)
     result = run_dbt(["build"], database=database, target_path=work / "target")
     return database, result
+
+
+@pytest.fixture(scope="module")
+def dbt_alignment_scenario(runs: RunPool) -> tuple[Path, DbtResult]:
+    return runs.result("dbt_alignment_scenario")
+
+
+@pytest.fixture(scope="module")
+def scenario(dbt_alignment_scenario) -> tuple[Path, DbtResult]:
+    return dbt_alignment_scenario
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from dbt_fixtures import (
     query_dicts,
     run_dbt,
 )
+from pipeline_testkit import RunPool, background
 
 CASES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cases"
 
@@ -38,11 +39,11 @@ def _rows(name: str) -> list[dict[str, str | None]]:
         return [{k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-@pytest.fixture(scope="module")
-def b28(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult]:
+@background("dbt_case_b28_b28")
+def _dbt_case_b28_b28(root: Path, runs: RunPool) -> tuple[Path, DbtResult]:
     objectives = _rows("B28_objectives.csv")
     kpi_map = _rows("B28_kpi_objective_map.csv")
-    work = tmp_path_factory.mktemp("dbt-b28")
+    work = root
     database = work / "warehouse.duckdb"
     con = create_warehouse(database, dt.date(2024, 6, 30))
     try:
@@ -55,6 +56,16 @@ def b28(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult]:
     finally:
         con.close()
     return database, run_dbt(["build"], database=database, target_path=work / "target")
+
+
+@pytest.fixture(scope="module")
+def dbt_case_b28_b28(runs: RunPool) -> tuple[Path, DbtResult]:
+    return runs.result("dbt_case_b28_b28")
+
+
+@pytest.fixture(scope="module")
+def b28(dbt_case_b28_b28) -> tuple[Path, DbtResult]:
+    return dbt_case_b28_b28
 
 
 def test_the_null_objective_id_is_itself_a_failure(b28: tuple[Path, DbtResult]) -> None:

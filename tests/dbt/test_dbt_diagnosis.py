@@ -37,6 +37,7 @@ from dbt_fixtures import (
     query_dicts,
     run_dbt,
 )
+from pipeline_testkit import RunPool, background
 
 CASES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cases"
 DAY1, DAY2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
@@ -201,11 +202,11 @@ def _snapshot(database: Path) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+@background("dbt_diagnosis_nights")
+def _dbt_diagnosis_nights(root: Path, runs: RunPool) -> dict[str, Any]:
     """The four builds, in order, with the marts as each left them."""
     b18 = _b18_rows()
-    work = tmp_path_factory.mktemp("dbt-diagnosis")
+    work = root
     database = work / "warehouse.duckdb"
     _day1_warehouse(database, b18)
     target = work / "target"
@@ -227,6 +228,16 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         )
         out["restated"] = _snapshot(database)
     return out
+
+
+@pytest.fixture(scope="module")
+def dbt_diagnosis_nights(runs: RunPool) -> dict[str, Any]:
+    return runs.result("dbt_diagnosis_nights")
+
+
+@pytest.fixture(scope="module")
+def nights(dbt_diagnosis_nights) -> dict[str, Any]:
+    return dbt_diagnosis_nights
 
 
 def _needs_b18(nights: dict[str, Any]) -> None:

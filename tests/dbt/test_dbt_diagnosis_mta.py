@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from dbt_fixtures import DbtResult, create_warehouse, insert, link, objective, query_dicts, run_dbt
+from pipeline_testkit import RunPool, background
 
 MTA = Path(__file__).resolve().parents[2] / ".." / "shared" / "real-data" / "mta-nyct" / "Performance_NYCT.csv"
 EVALUATION_DATE = dt.date(2018, 5, 31)
@@ -64,10 +65,10 @@ def _expected_status(seq: str, oracle: dict[str, dict[str, Any]]) -> str:
     return "connected" if oracle[seq]["last"] >= MONTH_DUE else "silent"
 
 
-@pytest.fixture(scope="module")
-def mta(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult, dict[str, dict[str, Any]]]:
+@background("dbt_diagnosis_mta_mta")
+def _dbt_diagnosis_mta_mta(root: Path, runs: RunPool) -> tuple[Path, DbtResult, dict[str, dict[str, Any]]]:
     text = _mta_text()
-    work = tmp_path_factory.mktemp("dbt-mta")
+    work = root
     utf8 = work / "Performance_NYCT.utf8.csv"  # DuckDB's read_csv does not decode cp1252
     utf8.write_text(text, encoding="utf-8", newline="")
     database = work / "warehouse.duckdb"
@@ -109,6 +110,16 @@ def mta(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult, dict
         con.close()
     result = run_dbt(["build", "--exclude", "test_type:unit"], database=database, target_path=work / "target")
     return database, result, _oracle(text)
+
+
+@pytest.fixture(scope="module")
+def dbt_diagnosis_mta_mta(runs: RunPool) -> tuple[Path, DbtResult, dict[str, dict[str, Any]]]:
+    return runs.result("dbt_diagnosis_mta_mta")
+
+
+@pytest.fixture(scope="module")
+def mta(dbt_diagnosis_mta_mta) -> tuple[Path, DbtResult, dict[str, dict[str, Any]]]:
+    return dbt_diagnosis_mta_mta
 
 
 def test_every_indicator_is_judged(mta: tuple[Path, DbtResult, dict[str, dict[str, Any]]]) -> None:

@@ -45,6 +45,7 @@ from dbt_fixtures import (
     query_dicts,
     run_dbt,
 )
+from pipeline_testkit import RunPool, background
 
 from ingest.catalog_loader import load_catalog
 from kpi_alignment.dbt import dbt_vars
@@ -90,9 +91,9 @@ def _flights_csv(work: Path) -> Path:
         return Path(z.extract("flights.csv", work))
 
 
-@pytest.fixture(scope="module")
-def airline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, DbtResult]:
-    work = tmp_path_factory.mktemp("dbt-scoring-airline")
+@background("dbt_scoring_airline")
+def _dbt_scoring_airline(root: Path, runs: RunPool) -> tuple[Path, Path, DbtResult]:
+    work = root
     csv_path = _flights_csv(work)
     database = work / "warehouse.duckdb"
     project = load_project(AIRLINE)
@@ -117,6 +118,16 @@ def airline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, DbtRe
         dbt_vars=dbt_vars(project),  # the example's own settings: derived models, calendar, severities
     )
     return database, csv_path, result
+
+
+@pytest.fixture(scope="module")
+def dbt_scoring_airline(runs: RunPool) -> tuple[Path, Path, DbtResult]:
+    return runs.result("dbt_scoring_airline")
+
+
+@pytest.fixture(scope="module")
+def airline(dbt_scoring_airline) -> tuple[Path, Path, DbtResult]:
+    return dbt_scoring_airline
 
 
 @pytest.fixture(scope="module")
@@ -317,11 +328,11 @@ def _mta_text() -> str:
     return codecs.decode(MTA_FILE.read_bytes(), "cp1252")
 
 
-@pytest.fixture(scope="module")
-def mta(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult, list[dict[str, str]]]:
+@background("dbt_scoring_mta")
+def _dbt_scoring_mta(root: Path, runs: RunPool) -> tuple[Path, DbtResult, list[dict[str, str]]]:
     text = _mta_text()
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    work = tmp_path_factory.mktemp("dbt-scoring-mta")
+    work = root
     utf8 = work / "performance_nyct_utf8.csv"  # DuckDB reads utf-8 / utf-16 / latin-1 only: transcode cp1252
     utf8.write_bytes(codecs.encode(text, "utf-8"))
     database = work / "warehouse.duckdb"
@@ -354,6 +365,16 @@ def mta(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult, list
         con.close()
     result = run_dbt(["build", *NO_UNIT_TESTS], database=database, target_path=work / "target")
     return database, result, rows
+
+
+@pytest.fixture(scope="module")
+def dbt_scoring_mta(runs: RunPool) -> tuple[Path, DbtResult, list[dict[str, str]]]:
+    return runs.result("dbt_scoring_mta")
+
+
+@pytest.fixture(scope="module")
+def mta(dbt_scoring_mta) -> tuple[Path, DbtResult, list[dict[str, str]]]:
+    return dbt_scoring_mta
 
 
 def _mta(rows: list[dict[str, str]], seq: str, year: int, month: int | None = None) -> list[tuple[float, float]]:
@@ -437,9 +458,9 @@ def test_mta_yearly_sum_matches_the_files_year_to_date_columns(
 SCENARIO_DATE = dt.date(2024, 4, 30)
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult]:
-    work = tmp_path_factory.mktemp("dbt-scoring-scenario")
+@background("dbt_scoring_scenario")
+def _dbt_scoring_scenario(root: Path, runs: RunPool) -> tuple[Path, DbtResult]:
+    work = root
     database = work / "warehouse.duckdb"
     con = create_warehouse(database, SCENARIO_DATE)
     try:
@@ -505,6 +526,16 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtResult]
         ["build", *SCORING], database=database, target_path=work / "target", dbt_vars={"severity": severity}
     )
     return database, result
+
+
+@pytest.fixture(scope="module")
+def dbt_scoring_scenario(runs: RunPool) -> tuple[Path, DbtResult]:
+    return runs.result("dbt_scoring_scenario")
+
+
+@pytest.fixture(scope="module")
+def scenario(dbt_scoring_scenario) -> tuple[Path, DbtResult]:
+    return dbt_scoring_scenario
 
 
 def test_scenario_build_and_every_scoring_unit_test_pass(scenario: tuple[Path, DbtResult]) -> None:
