@@ -4,7 +4,9 @@
 -- KPI's own grain and to every coarser grain up to year (is_native_grain), always from the base observations
 -- (a year ratio is Σ numerator / Σ denominator over the year, a year average the mean of the base values), with
 -- the period's target. A period without any metric row has no row here (never a zero).
--- Formulas and target rules: _int_scoring.yml (int_kpi_values_by_grain).
+-- Formulas and target rules: _int_scoring.yml (int_kpi_values_by_grain). Every sum of doubles is an fsum
+-- (compensated): a plain sum depends on the order parallel threads combine rows, and the same data must give the
+-- same marts on every run.
 
 with
 
@@ -112,8 +114,7 @@ daily as (
 
 -- one row per KPI, dimension and day with the day's partial sums, counts and extremes: every grain below is
 -- aggregated from these, so no observation is repeated once per grain (issue 8: a 10M-row history fanned out
--- to every grain cost 5x the rows). Sums of doubles use fsum (compensated): a plain sum depends on the order
--- in which parallel threads combine rows, and the same data must give the same marts on every run.
+-- to every grain cost 5x the rows)
 day_obs as (
 
     select
@@ -346,7 +347,7 @@ summed_targets as (
         total_rows.period_start,
         min(catalog_targets.target_type) as target_type,
         {%- for column in bounds %}
-        case when count(catalog_targets.{{ column }}) = count(*) then sum(catalog_targets.{{ column }}) end
+        case when count(catalog_targets.{{ column }}) = count(*) then fsum(catalog_targets.{{ column }}) end
             as {{ column }},
         {%- endfor %}
         'rolled_up' as target_origin
@@ -430,11 +431,11 @@ rolled_targets as (
         {%- for column in bounds %}
         case min(aggregation)
             when 'ratio' then coalesce(
-                sum({{ column }} * denominator_sum) / nullif(sum(case when {{ column }} is not null
+                fsum({{ column }} * denominator_sum) / nullif(fsum(case when {{ column }} is not null
                     then denominator_sum end), 0),
-                avg({{ column }}))
+                fsum({{ column }}) / nullif(count({{ column }}), 0))
             when 'average' then
-                sum({{ column }} * n_value_observations) / nullif(sum(case when {{ column }} is not null
+                fsum({{ column }} * n_value_observations) / nullif(sum(case when {{ column }} is not null
                     then n_value_observations end), 0)
             else max(case when recency = 1 then {{ column }} end)
         end as {{ column }},

@@ -191,7 +191,7 @@ node_weights as (
         coalesce(direct.n_kpis, 0) + coalesce(children.n_children, 0) as n_inputs
     from objective_periods
     left join (
-        select objective_id, grain, period_start, sum(weight) as kpi_weight, count(*) as n_kpis
+        select objective_id, grain, period_start, fsum(weight) as kpi_weight, count(*) as n_kpis
         from kpi_inputs_scored
         where score is not null
         group by objective_id, grain, period_start
@@ -271,9 +271,11 @@ rolled_up as (
         objective_id,
         grain,
         period_start,
-        sum(effective_weight * score) / nullif(sum(effective_weight), 0) as score,
-        sum(case when alignment_status = 'connected' then effective_weight else 0 end)
-            / nullif(sum(effective_weight), 0) as fresh_weight_share
+        -- fsum (compensated): a plain double sum depends on the order threads combine rows, and the same data
+        -- must give the same scores on every run (a score of 99.99999999999999 one night, 100 the next)
+        fsum(effective_weight * score) / nullif(fsum(effective_weight), 0) as score,
+        fsum(case when alignment_status = 'connected' then effective_weight else 0 end)
+            / nullif(fsum(effective_weight), 0) as fresh_weight_share
     from contributions
     group by objective_id, grain, period_start
 
